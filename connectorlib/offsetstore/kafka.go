@@ -1,0 +1,169 @@
+package offsetstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// formatVersion is written into every offset record so a future format can
+// be told apart.
+const formatVersion = 1
+
+// loadIdleTimeout bounds how long Load waits without receiving anything
+// while it has not yet reached the end of the topic.
+const loadIdleTimeout = 30 * time.Second
+
+// key is the offset record key. Its JSON encoding is deterministic, which
+// compaction needs: the same (connector, stream) always gives the same bytes.
+type key struct {
+	Connector string `json:"connector"`
+	Stream    string `json:"stream"`
+}
+
+// value is the offset record value.
+type value struct {
+	Version  int       `json:"v"`
+	Position []byte    `json:"position"`
+	Updated  time.Time `json:"updated"`
+}
+
+// Kafka stores positions in a compacted Kafka topic.
+type Kafka struct {
+	client    *kgo.Client // used by Put; a transactional client must not call Put
+	baseOpts  []kgo.Opt   // connection options for the private read client
+	topic     string
+	connector string
+}
+
+// NewKafka returns a store for connector's positions in topic. client is
+// used to write (Put); baseOpts (seed brokers, TLS, SASL) are used to open a
+// private read_committed consumer in Load.
+func NewKafka(client *kgo.Client, baseOpts []kgo.Opt, topic, connector string) *Kafka {
+	return &Kafka{client: client, baseOpts: baseOpts, topic: topic, connector: connector}
+}
+
+// Record returns the offset record for stream at position, for a caller
+// that produces it itself (inside a transaction).
+func (s *Kafka) Record(stream string, position []byte) *kgo.Record {
+	k, _ := json.Marshal(key{Connector: s.connector, Stream: stream})
+	v, _ := json.Marshal(value{Version: formatVersion, Position: position, Updated: time.Now().UTC()})
+	return &kgo.Record{Topic: s.topic, Key: k, Value: v}
+}
+
+// Put implements Store: it produces one record per stream and waits until
+// the broker acknowledged all of them (acks=all).
+func (s *Kafka) Put(ctx context.Context, positions map[string][]byte) error {
+	recs := make([]*kgo.Record, 0, len(positions))
+	for stream, p := range positions {
+		recs = append(recs, s.Record(stream, p))
+	}
+	if err := s.client.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("store offsets in %s: %w", s.topic, err)
+	}
+	return nil
+}
+
+// Load implements Store. It reads the whole topic read_committed up to its
+// last stable offset and keeps the latest position of each of this
+// connector's streams. Records of other connectors sharing the topic are
+// ignored; a record this version cannot decode is an error, never skipped.
+func (s *Kafka) Load(ctx context.Context) (map[string][]byte, error) {
+	adm := kadm.NewClient(s.client)
+	starts, err := adm.ListStartOffsets(ctx, s.topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list start offsets of %s: %w", s.topic, err)
+	}
+	ends, err := adm.ListCommittedOffsets(ctx, s.topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list stable offsets of %s: %w", s.topic, err)
+	}
+	// want holds, per partition, the last offset that must be seen.
+	want := map[int32]int64{}
+	from := map[int32]kgo.Offset{}
+	ends.Each(func(o kadm.ListedOffset) {
+		start, _ := starts.Lookup(s.topic, o.Partition)
+		if o.Offset > start.Offset {
+			want[o.Partition] = o.Offset - 1
+			from[o.Partition] = kgo.NewOffset().At(start.Offset)
+		}
+	})
+	out := map[string][]byte{}
+	if len(want) == 0 {
+		return out, nil
+	}
+	opts := append(append([]kgo.Opt(nil), s.baseOpts...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.topic: from}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Control records (transaction markers) are kept so that reaching
+		// the last stable offset is observable even when it is a marker.
+		kgo.KeepControlRecords(),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("open offsets reader: %w", err)
+	}
+	defer cl.Close()
+	for len(want) > 0 {
+		pctx, cancel := context.WithTimeout(ctx, loadIdleTimeout)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				ferr = errors.Join(ferr, err)
+			}
+		})
+		if ferr != nil {
+			return nil, fmt.Errorf("read offsets topic %s: %w", s.topic, ferr)
+		}
+		if fs.NumRecords() == 0 {
+			return nil, fmt.Errorf("read offsets topic %s: no progress for %s before reaching the last stable offset", s.topic, loadIdleTimeout)
+		}
+		var derr error
+		fs.EachRecord(func(r *kgo.Record) {
+			if last, ok := want[r.Partition]; ok && r.Offset >= last {
+				delete(want, r.Partition)
+			}
+			if r.Attrs.IsControl() {
+				return
+			}
+			var k key
+			if err := json.Unmarshal(r.Key, &k); err != nil {
+				derr = errors.Join(derr, fmt.Errorf("decode offset key at %d/%d: %w", r.Partition, r.Offset, err))
+				return
+			}
+			if k.Connector != s.connector {
+				return
+			}
+			if r.Value == nil { // tombstone: the stream's position was reset
+				delete(out, k.Stream)
+				return
+			}
+			var v value
+			if err := json.Unmarshal(r.Value, &v); err != nil || v.Version != formatVersion {
+				derr = errors.Join(derr, fmt.Errorf("decode offset value at %d/%d: unsupported or malformed record", r.Partition, r.Offset))
+				return
+			}
+			out[k.Stream] = v.Position
+		})
+		if derr != nil {
+			return nil, derr
+		}
+	}
+	return out, nil
+}
