@@ -3,12 +3,13 @@ package offsetstore
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sfconnect/sfconnect/connectorlib/kafkaio"
 )
 
 // formatVersion is written into every offset record so a future format can
@@ -74,96 +75,28 @@ func (s *Kafka) Put(ctx context.Context, positions map[string][]byte) error {
 // connector's streams. Records of other connectors sharing the topic are
 // ignored; a record this version cannot decode is an error, never skipped.
 func (s *Kafka) Load(ctx context.Context) (map[string][]byte, error) {
-	adm := kadm.NewClient(s.client)
-	starts, err := adm.ListStartOffsets(ctx, s.topic)
-	if err == nil {
-		err = starts.Error()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list start offsets of %s: %w", s.topic, err)
-	}
-	ends, err := adm.ListCommittedOffsets(ctx, s.topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list stable offsets of %s: %w", s.topic, err)
-	}
-	// want holds, per partition, the last offset that must be seen.
-	want := map[int32]int64{}
-	from := map[int32]kgo.Offset{}
-	ends.Each(func(o kadm.ListedOffset) {
-		start, _ := starts.Lookup(s.topic, o.Partition)
-		if o.Offset > start.Offset {
-			want[o.Partition] = o.Offset - 1
-			from[o.Partition] = kgo.NewOffset().At(start.Offset)
-		}
-	})
 	out := map[string][]byte{}
-	if len(want) == 0 {
-		return out, nil
-	}
-	opts := append(append([]kgo.Opt(nil), s.baseOpts...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.topic: from}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// Control records (transaction markers) are kept so that reaching
-		// the last stable offset is observable even when it is a marker.
-		kgo.KeepControlRecords(),
-	)
-	cl, err := kgo.NewClient(opts...)
+	err := kafkaio.ReadCommitted(ctx, kadm.NewClient(s.client), s.baseOpts, s.topic, loadIdleTimeout, func(r *kgo.Record) error {
+		var k key
+		if err := json.Unmarshal(r.Key, &k); err != nil {
+			return fmt.Errorf("decode offset key at %d/%d: %w", r.Partition, r.Offset, err)
+		}
+		if k.Connector != s.connector {
+			return nil
+		}
+		if r.Value == nil { // tombstone: the stream's position was reset
+			delete(out, k.Stream)
+			return nil
+		}
+		var v value
+		if err := json.Unmarshal(r.Value, &v); err != nil || v.Version != formatVersion {
+			return fmt.Errorf("decode offset value at %d/%d: unsupported or malformed record", r.Partition, r.Offset)
+		}
+		out[k.Stream] = v.Position
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("open offsets reader: %w", err)
-	}
-	defer cl.Close()
-	for len(want) > 0 {
-		pctx, cancel := context.WithTimeout(ctx, loadIdleTimeout)
-		fs := cl.PollFetches(pctx)
-		cancel()
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		var ferr error
-		fs.EachError(func(_ string, _ int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				ferr = errors.Join(ferr, err)
-			}
-		})
-		if ferr != nil {
-			return nil, fmt.Errorf("read offsets topic %s: %w", s.topic, ferr)
-		}
-		if fs.NumRecords() == 0 {
-			return nil, fmt.Errorf("read offsets topic %s: no progress for %s before reaching the last stable offset", s.topic, loadIdleTimeout)
-		}
-		var derr error
-		fs.EachRecord(func(r *kgo.Record) {
-			if last, ok := want[r.Partition]; ok && r.Offset >= last {
-				delete(want, r.Partition)
-			}
-			if r.Attrs.IsControl() {
-				return
-			}
-			var k key
-			if err := json.Unmarshal(r.Key, &k); err != nil {
-				derr = errors.Join(derr, fmt.Errorf("decode offset key at %d/%d: %w", r.Partition, r.Offset, err))
-				return
-			}
-			if k.Connector != s.connector {
-				return
-			}
-			if r.Value == nil { // tombstone: the stream's position was reset
-				delete(out, k.Stream)
-				return
-			}
-			var v value
-			if err := json.Unmarshal(r.Value, &v); err != nil || v.Version != formatVersion {
-				derr = errors.Join(derr, fmt.Errorf("decode offset value at %d/%d: unsupported or malformed record", r.Partition, r.Offset))
-				return
-			}
-			out[k.Stream] = v.Position
-		})
-		if derr != nil {
-			return nil, derr
-		}
+		return nil, fmt.Errorf("load positions: %w", err)
 	}
 	return out, nil
 }
