@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -31,7 +32,11 @@ const (
 func runChild(role string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	deps := Deps{Kafka: []kgo.Opt{kgo.SeedBrokers(strings.Split(os.Getenv("KT_BROKERS"), ",")...)}}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	deps := Deps{Kafka: []kgo.Opt{
+		kgo.SeedBrokers(strings.Split(os.Getenv("KT_BROKERS"), ",")...),
+		kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelWarn, nil)),
+	}, Logger: logger}
 	var err error
 	switch role {
 	case "source":
@@ -181,8 +186,9 @@ func (c *child) terminate(t *testing.T, within time.Duration) int {
 // what it reports applied survives a SIGKILL. Values starting with
 // "poison" are rejected permanently.
 type fileSink struct {
-	mu sync.Mutex
-	f  *os.File
+	mu      sync.Mutex
+	f       *os.File
+	applied int // records applied by this process, printed as progress
 }
 
 func openFileSink(path string) (*fileSink, error) {
@@ -212,6 +218,8 @@ func (s *fileSink) Write(_ context.Context, batch []Record) error {
 			return err
 		}
 	}
+	s.applied += len(batch) - be.Len()
+	fmt.Printf("acked %d\n", s.applied)
 	if be.Len() > 0 {
 		return be
 	}

@@ -186,7 +186,9 @@ func (r *SinkRunner) session(ctx context.Context) error {
 		kgo.ConsumerGroup(r.group()),
 		kgo.ConsumeTopics(r.cfg.Topics...),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
-		kgo.DisableAutoCommit(),
+		// Only marked records are ever committed, by us after each poll and
+		// by the periodic autocommit.
+		kgo.AutoCommitMarks(),
 		// Rebalances wait until the records of a poll are handled and
 		// committed, so a revoked partition never loses or repeats work
 		// in this member.
@@ -208,7 +210,9 @@ func (r *SinkRunner) session(ctx context.Context) error {
 	if err != nil {
 		return Permanent(fmt.Errorf("create consumer: %w", err))
 	}
-	defer cl.Close()
+	// Closing runs the revoke callback (a final commit) and leaves the
+	// group; it must not wait for a rebalance this member blocks.
+	defer cl.CloseAllowingRebalance()
 	r.deps.Health.SetReady("sink:"+r.cfg.Name, true)
 
 	for {
