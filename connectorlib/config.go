@@ -41,34 +41,39 @@ type Validator interface {
 	Validate() error
 }
 
-// LoadEnv fills each of specs (pointers to structs tagged for
+// LoadEnv fills each of load (pointers to structs tagged for
 // github.com/kelseyhightower/envconfig) from the environment, with every
 // tag name prefixed by EnvPrefix. Nested structs without an envconfig tag
 // are walked. After loading, each spec implementing Validator is validated.
 //
 // Unlike a plain envconfig.Process it collects every problem instead of
-// stopping at the first, rejects unknown SFCONNECT_* variables (a typo must
-// not silently fall back to a default), and never echoes the value of a
-// field tagged secret:"true". It returns nil or a *ConfigError.
-func LoadEnv(specs ...any) error {
+// stopping at the first, rejects SFCONNECT_* variables that no spec of the
+// binary reads (a typo must not silently fall back to a default; known
+// lists the specs of the binary's other commands, whose variables a shared
+// ConfigMap may also set), and never echoes the value of a field tagged
+// secret:"true". It returns nil or a *ConfigError.
+func LoadEnv(load []any, known ...any) error {
 	env := map[string]string{}
 	for _, kv := range os.Environ() {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
-	known := map[string]bool{}
+	knownNames := map[string]bool{}
+	for _, v := range EnvVars(known...) {
+		knownNames[v.Name] = true
+	}
 	var problems []error
-	for _, spec := range specs {
+	for _, spec := range load {
 		rv := reflect.ValueOf(spec)
 		if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
 			problems = append(problems, fmt.Errorf("load configuration: %T is not a pointer to a struct", spec))
 			continue
 		}
-		problems = append(problems, loadStruct(env, known, rv.Elem())...)
+		problems = append(problems, loadStruct(env, knownNames, rv.Elem())...)
 	}
 	var unknown []string
 	for k := range env {
-		if strings.HasPrefix(k, EnvPrefix+"_") && !known[k] {
+		if strings.HasPrefix(k, EnvPrefix+"_") && !knownNames[k] {
 			unknown = append(unknown, k)
 		}
 	}
@@ -76,11 +81,23 @@ func LoadEnv(specs ...any) error {
 	for _, k := range unknown {
 		problems = append(problems, fmt.Errorf("%s: unknown variable (check the spelling)", k))
 	}
-	if len(problems) == 0 {
-		for _, spec := range specs {
-			if v, ok := spec.(Validator); ok {
-				if err := v.Validate(); err != nil {
-					problems = append(problems, flatten(err)...)
+	// Cross-field rules run even when some variable failed to load, so
+	// every problem is reported at once; a rule's complaint about a variable
+	// that already failed to load would only repeat it and is dropped.
+	failed := map[string]bool{}
+	for _, p := range problems {
+		name, _, _ := strings.Cut(p.Error(), ":")
+		failed[name] = true
+	}
+	for _, spec := range load {
+		v, ok := spec.(Validator)
+		if !ok {
+			continue
+		}
+		if err := v.Validate(); err != nil {
+			for _, p := range flatten(err) {
+				if name, _, _ := strings.Cut(p.Error(), ":"); !failed[name] {
+					problems = append(problems, p)
 				}
 			}
 		}

@@ -308,9 +308,15 @@ func (r *SinkRunner) handleBatch(ctx, drain context.Context, cl *kgo.Client, bat
 
 		var retry []int
 		var be *BatchError
+		if errors.As(err, &be) && !be.valid(len(pending)) {
+			// A sink bug: indexes outside the batch say nothing reliable
+			// about which records were applied, so nothing counts as applied.
+			err = fmt.Errorf("sink returned a batch error with indexes outside the batch of %d: %w", len(pending), err)
+			be = nil
+		}
 		switch {
 		case err == nil:
-		case errors.As(err, &be):
+		case be != nil:
 			for i, idx := range pending {
 				ferr, failed := be.Failed[i]
 				if !failed {

@@ -47,6 +47,20 @@ func (e *BatchError) Add(i int, err error) { e.Failed[i] = err }
 // Len returns how many records failed.
 func (e *BatchError) Len() int { return len(e.Failed) }
 
+// valid reports whether every failed index lies in a batch of n records
+// and at least one record failed.
+func (e *BatchError) valid(n int) bool {
+	if len(e.Failed) == 0 {
+		return false
+	}
+	for i := range e.Failed {
+		if i < 0 || i >= n {
+			return false
+		}
+	}
+	return true
+}
+
 // Error implements error.
 func (e *BatchError) Error() string {
 	idx := make([]int, 0, len(e.Failed))

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"io"
+
+	"github.com/sfconnect/sfconnect/connectorlib"
+)
+
+func runSource(_ []string, _, stderr io.Writer) int {
+	var runner connectorlib.SourceConfig
+	if _, code := loadProcess(stderr, &runner); code != exitOK {
+		return code
+	}
+	return notAvailable(stderr, "the Salesforce streaming source")
+}
+
+func runSourceHTTP(_ []string, _, stderr io.Writer) int {
+	var runner connectorlib.SourceConfig
+	if _, code := loadProcess(stderr, &runner); code != exitOK {
+		return code
+	}
+	return notAvailable(stderr, "the HTTP ingest source")
+}
+
+func runSinkCosmos(_ []string, _, stderr io.Writer) int {
+	var runner connectorlib.SinkConfig
+	if _, code := loadProcess(stderr, &runner); code != exitOK {
+		return code
+	}
+	return notAvailable(stderr, "the Cosmos DB sink")
+}
+
+func runSinkSalesforce(_ []string, _, stderr io.Writer) int {
+	var runner connectorlib.SinkConfig
+	if _, code := loadProcess(stderr, &runner); code != exitOK {
+		return code
+	}
+	return notAvailable(stderr, "the Salesforce sink")
+}
+
+func runSim(_ []string, _, stderr io.Writer) int {
+	return notAvailable(stderr, "sfsim")
+}
