@@ -141,15 +141,3 @@ func (n *numberSource) Close(context.Context) error {
 	n.once.Do(func() { close(n.closed) })
 	return nil
 }
-
-// done reports whether every stream's acked position is its last event.
-func (n *numberSource) done() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for s := range n.streams {
-		if n.event(s, n.acked[s]+1) < n.total {
-			return false
-		}
-	}
-	return true
-}

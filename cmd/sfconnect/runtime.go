@@ -1,15 +1,9 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -55,55 +49,8 @@ func loadProcess(stderr io.Writer, specs ...any) (*process, int) {
 	return p, exitOK
 }
 
-// deps builds the runner dependencies, resolving the Kafka client options.
-func (p *process) deps() (connectorlib.Deps, error) {
-	opts, err := p.kafka.Opts()
-	if err != nil {
-		return connectorlib.Deps{}, err
-	}
-	return connectorlib.Deps{Kafka: opts, Logger: p.log, Metrics: p.metrics, Health: p.health}, nil
-}
-
-// serve runs fn until SIGTERM or SIGINT, with the operations server up, and
-// maps its outcome to an exit code.
-func (p *process) serve(fn func(ctx context.Context) error) int {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if p.ops.HTTPAddr != "" {
-		srv, err := connectorlib.NewOpsServer(p.ops.HTTPAddr, p.reg, p.health)
-		if err != nil {
-			p.log.Error("start operations server", "err", err)
-			return exitError
-		}
-		go func() {
-			if err := srv.Serve(); err != nil {
-				p.log.Error("operations server stopped", "err", err)
-			}
-		}()
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-		}()
-	}
-	err := fn(ctx)
-	switch {
-	case err == nil:
-		p.log.Info("stopped")
-		return exitOK
-	case errors.Is(err, connectorlib.ErrFenced):
-		p.log.Error("fenced: another copy of this connector took over", "err", err)
-		return exitFenced
-	default:
-		p.log.Error("stopped on error", "err", err)
-		return exitError
-	}
-}
-
 // notAvailable reports a connector this build does not contain yet.
 func notAvailable(stderr io.Writer, what string) int {
 	fmt.Fprintf(stderr, "sfconnect: %s is not part of this build yet\n", what)
 	return exitError
 }
-
-var _ = os.Stderr

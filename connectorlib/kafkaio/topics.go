@@ -22,11 +22,11 @@ const (
 )
 
 const (
-	// compactedSegmentMs rolls a segment of a compacted topic every 6 h.
+	// compactedSegmentAge rolls a segment of a compacted topic every 6 h.
 	// The cleaner only compacts closed segments, and a low-volume offsets
 	// topic would otherwise keep one open segment for the 7-day default,
 	// making every restart read a week of superseded positions.
-	compactedSegmentMs = 6 * time.Hour
+	compactedSegmentAge = 6 * time.Hour
 	// compactedSegmentBytes caps a segment at 64 MiB for the same reason on
 	// a busy topic (the 1 GiB default is far more than an offsets topic
 	// ever needs to read on start-up).
@@ -84,7 +84,7 @@ func CompactedTopic(name string) TopicSpec {
 		ReplicationFactor: -1,
 		Configs: map[string]*string{
 			cfgCleanupPolicy:        kadm.StringPtr(policyCompact),
-			"segment.ms":            kadm.StringPtr(strconv.FormatInt(compactedSegmentMs.Milliseconds(), 10)),
+			"segment.ms":            kadm.StringPtr(strconv.FormatInt(compactedSegmentAge.Milliseconds(), 10)),
 			"segment.bytes":         kadm.StringPtr(strconv.Itoa(compactedSegmentBytes)),
 			"min.compaction.lag.ms": kadm.StringPtr(strconv.FormatInt(compactedMinLag.Milliseconds(), 10)),
 		},

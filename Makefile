@@ -1,0 +1,47 @@
+# sfconnect developer targets. `make test` is what CI runs.
+GO ?= go
+BIN := $(CURDIR)/bin
+# Pinned tool versions.
+STATICCHECK_VERSION := v0.8.2
+GOTESTSUM_VERSION := v1.13.0
+
+.PHONY: build test test-unit bench lint fmt generate check-generated install-tools kafka-install dev
+
+build:
+	$(GO) build -o $(BIN)/sfconnect ./cmd/sfconnect
+
+install-tools:
+	@test -x $(BIN)/staticcheck || GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@test -x $(BIN)/gotestsum || GOBIN=$(BIN) $(GO) install gotest.tools/gotestsum@$(GOTESTSUM_VERSION)
+
+kafka-install:
+	bash scripts/kafka/install.sh
+
+# Everything: race-enabled unit tests and the integration suites, against
+# kfake and against a real Apache Kafka broker started and stopped here.
+test: install-tools kafka-install
+	bash scripts/test.sh
+
+# The fast inner loop: fakes only (kfake), no real broker.
+test-unit:
+	$(GO) test -race -count=1 ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+
+lint: install-tools
+	$(GO) vet ./...
+	$(BIN)/staticcheck ./...
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+fmt:
+	gofmt -w .
+
+generate:
+	$(GO) run ./cmd/sfconnect env > docs/configuration.md
+
+check-generated: generate
+	git diff --exit-code -- docs/configuration.md
+
+dev:
+	$(GO) run ./cmd/sfconnect dev
