@@ -77,26 +77,56 @@ func (s *Kafka) Put(ctx context.Context, positions map[string][]byte) error {
 func (s *Kafka) Load(ctx context.Context) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	err := kafkaio.ReadCommitted(ctx, kadm.NewClient(s.client), s.baseOpts, s.topic, loadIdleTimeout, func(r *kgo.Record) error {
-		var k key
-		if err := json.Unmarshal(r.Key, &k); err != nil {
-			return fmt.Errorf("decode offset key at %d/%d: %w", r.Partition, r.Offset, err)
+		e, err := decode(r.Key, r.Value)
+		if err != nil {
+			return fmt.Errorf("decode offset record at %d/%d: %w", r.Partition, r.Offset, err)
 		}
-		if k.Connector != s.connector {
-			return nil
+		switch {
+		case e.connector != s.connector:
+		case e.tombstone: // the stream's position was reset
+			delete(out, e.stream)
+		default:
+			out[e.stream] = e.position
 		}
-		if r.Value == nil { // tombstone: the stream's position was reset
-			delete(out, k.Stream)
-			return nil
-		}
-		var v value
-		if err := json.Unmarshal(r.Value, &v); err != nil || v.Version != formatVersion {
-			return fmt.Errorf("decode offset value at %d/%d: unsupported or malformed record", r.Partition, r.Offset)
-		}
-		out[k.Stream] = v.Position
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load positions: %w", err)
 	}
 	return out, nil
+}
+
+// entry is one decoded offset record.
+type entry struct {
+	connector, stream string
+	position          []byte
+	tombstone         bool
+}
+
+// decode parses an offset record. It never panics, whatever the bytes.
+func decode(k, v []byte) (entry, error) {
+	var key key
+	if err := json.Unmarshal(k, &key); err != nil {
+		return entry{}, fmt.Errorf("malformed key: %w", err)
+	}
+	if key.Connector == "" || key.Stream == "" {
+		return entry{}, fmt.Errorf("key without connector or stream")
+	}
+	e := entry{connector: key.Connector, stream: key.Stream}
+	if v == nil {
+		e.tombstone = true
+		return e, nil
+	}
+	var val value
+	if err := json.Unmarshal(v, &val); err != nil {
+		return entry{}, fmt.Errorf("malformed value: %w", err)
+	}
+	if val.Version != formatVersion {
+		return entry{}, fmt.Errorf("unsupported format version %d", val.Version)
+	}
+	if val.Position == nil {
+		return entry{}, fmt.Errorf("value without a position")
+	}
+	e.position = val.Position
+	return e, nil
 }
