@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sfconnect/sfconnect/connectorlib/offsetstore"
@@ -90,6 +91,7 @@ type aloSession struct {
 func (s *aloSession) pump(ctx context.Context) error {
 	name := s.r.cfg.Name
 	inflight := s.r.deps.Metrics.SourceInFlight.WithLabelValues(name)
+	written := map[string]prometheus.Counter{} // per stream, looked up once
 	for {
 		recs, err := read(ctx, s.src)
 		if err != nil {
@@ -109,6 +111,11 @@ func (s *aloSession) pump(ctx context.Context) error {
 			}
 			inflight.Inc()
 			stream := rec.Stream
+			counter, ok := written[stream]
+			if !ok {
+				counter = s.r.deps.Metrics.SourceRecords.WithLabelValues(name, stream)
+				written[stream] = counter
+			}
 			// The produce itself is not tied to ctx: a stop must let records
 			// already handed to the client finish.
 			s.cl.Produce(context.WithoutCancel(ctx), toKafka(rec), func(_ *kgo.Record, err error) {
@@ -117,7 +124,7 @@ func (s *aloSession) pump(ctx context.Context) error {
 					s.fail(fmt.Errorf("produce record of %s: %w", stream, err))
 					return
 				}
-				s.r.deps.Metrics.SourceRecords.WithLabelValues(name, stream).Inc()
+				counter.Inc()
 				s.cp.Resolve(ticket)
 			})
 		}

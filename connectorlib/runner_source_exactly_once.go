@@ -66,8 +66,12 @@ func (r *SourceRunner) sessionExactlyOnce(ctx context.Context) error {
 			return err
 		}
 		r.deps.Metrics.SourceBatchSeconds.WithLabelValues(r.cfg.Name).Observe(time.Since(start).Seconds())
+		perStream := map[string]int{}
 		for i := range recs {
-			r.deps.Metrics.SourceRecords.WithLabelValues(r.cfg.Name, recs[i].Stream).Inc()
+			perStream[recs[i].Stream]++
+		}
+		for stream, n := range perStream {
+			r.deps.Metrics.SourceRecords.WithLabelValues(r.cfg.Name, stream).Add(float64(n))
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
