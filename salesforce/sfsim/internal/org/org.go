@@ -52,7 +52,8 @@ type Org struct {
 
 type object struct {
 	describe salesforce.SObjectDescribe
-	version  int // bumped on every describe change
+	snap     *salesforce.SObjectDescribe // immutable copy of describe, renewed on change
+	version  int                         // bumped on every describe change
 	records  map[string]Record
 	deleted  map[string]Record // recycle bin
 	counter  int               // auto numbers (CaseNumber)
@@ -121,7 +122,18 @@ func (o *Org) AddField(objectName string, fl salesforce.Field) error {
 	}
 	ob.describe.Fields = append(slices.Clone(ob.describe.Fields), fl)
 	ob.version++
+	ob.snap = nil
 	return nil
+}
+
+// snapshot returns an immutable copy of the describe.
+func (ob *object) snapshot() *salesforce.SObjectDescribe {
+	if ob.snap == nil {
+		d := ob.describe
+		d.Fields = slices.Clone(d.Fields)
+		ob.snap = &d
+	}
+	return ob.snap
 }
 
 // Describe returns a copy of an object's describe (case-insensitive name)

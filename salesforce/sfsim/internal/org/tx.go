@@ -55,8 +55,13 @@ type Change struct {
 	// Changed lists the fields an UPDATE changed (LastModifiedDate
 	// included); Nulled those it set to null.
 	Changed, Nulled []string
-	// DescribeVersion is the object's describe version at commit.
+	// DescribeVersion is the object's describe version at commit, and
+	// Describe that describe (an immutable snapshot).
 	DescribeVersion int
+	Describe        *salesforce.SObjectDescribe
+	// After is a copy of the record after the change (nil for DELETE);
+	// with several record ids, of the last one.
+	After Record
 }
 
 // Commit is one committed transaction.
@@ -203,7 +208,7 @@ func (tx *Tx) Create(objectName string, fields map[string]any) (string, *Error) 
 	tx.undo = append(tx.undo, func() { delete(ob.records, id) })
 	tx.changes = append(tx.changes, Change{
 		Object: ob.describe.Name, Type: ChangeCreate, RecordIDs: []string{id},
-		Fields: eventFields(ob, rec), DescribeVersion: ob.version,
+		Fields: eventFields(ob, rec), DescribeVersion: ob.version, Describe: ob.snapshot(), After: maps.Clone(rec),
 	})
 	return id, nil
 }
@@ -324,7 +329,7 @@ func (tx *Tx) Update(objectName, id string, fields map[string]any) *Error {
 	slices.Sort(nulled)
 	tx.changes = append(tx.changes, Change{
 		Object: ob.describe.Name, Type: ChangeUpdate, RecordIDs: []string{nid},
-		Fields: values, Changed: changed, Nulled: nulled, DescribeVersion: ob.version,
+		Fields: values, Changed: changed, Nulled: nulled, DescribeVersion: ob.version, Describe: ob.snapshot(), After: maps.Clone(next),
 	})
 	return nil
 }
@@ -348,7 +353,8 @@ func (tx *Tx) Delete(objectName, id string) *Error {
 		cur["IsDeleted"] = false
 		ob.records[nid] = cur
 	})
-	tx.changes = append(tx.changes, Change{Object: ob.describe.Name, Type: ChangeDelete, RecordIDs: []string{nid}, DescribeVersion: ob.version})
+	tx.changes = append(tx.changes, Change{Object: ob.describe.Name, Type: ChangeDelete, RecordIDs: []string{nid},
+		DescribeVersion: ob.version, Describe: ob.snapshot(), After: nil})
 	return nil
 }
 
@@ -372,7 +378,7 @@ func (tx *Tx) Undelete(objectName, id string) *Error {
 		ob.deleted[nid] = rec
 	})
 	tx.changes = append(tx.changes, Change{Object: ob.describe.Name, Type: ChangeUndelete, RecordIDs: []string{nid},
-		Fields: eventFields(ob, rec), DescribeVersion: ob.version})
+		Fields: eventFields(ob, rec), DescribeVersion: ob.version, Describe: ob.snapshot(), After: maps.Clone(rec)})
 	return nil
 }
 
