@@ -6,6 +6,10 @@ import (
 	"time"
 )
 
+// maxUncappedDelay bounds a delay when Backoff.Max is unset, so doubling
+// never overflows.
+const maxUncappedDelay = 24 * time.Hour
+
 // Backoff computes exponential delays with full jitter and bounds the
 // number of attempts and the total time spent retrying (the retry budget).
 type Backoff struct {
@@ -28,11 +32,15 @@ func (b Backoff) Delay(n int) time.Duration {
 	if d <= 0 {
 		d = 100 * time.Millisecond
 	}
-	for i := 1; i < n && (b.Max <= 0 || d < b.Max); i++ {
+	limit := b.Max
+	if limit <= 0 {
+		limit = maxUncappedDelay
+	}
+	for i := 1; i < n && d < limit; i++ {
 		d *= 2
 	}
-	if b.Max > 0 && d > b.Max {
-		d = b.Max
+	if d > limit {
+		d = limit
 	}
 	half := d / 2
 	return half + time.Duration(rand.Int64N(int64(half)+1))

@@ -76,6 +76,9 @@ func (c SinkConfig) Validate() error {
 	if c.OnRetryExhausted != ExhaustedDLQ && c.OnRetryExhausted != ExhaustedStop {
 		errs = append(errs, fmt.Errorf("%sSINK_ON_RETRY_EXHAUSTED: must be dlq or stop, got %q", p, c.OnRetryExhausted))
 	}
+	if c.RestartBackoffMax <= 0 {
+		errs = append(errs, fmt.Errorf("%s_RESTART_BACKOFF_MAX: must be positive", EnvPrefix))
+	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("%sSHUTDOWN_TIMEOUT: must be positive", p))
 	}
@@ -136,6 +139,7 @@ func (r *SinkRunner) Run(ctx context.Context) error {
 	r.deps.Logger.Info("sink runner started", "connector", r.cfg.Name, "group", r.group(), "dlq", r.dlqTopic())
 	backoff := Backoff{Initial: 500 * time.Millisecond, Max: r.cfg.RestartBackoffMax}
 	for attempt := 1; ; attempt++ {
+		started := time.Now()
 		err := r.session(ctx)
 		r.deps.Health.SetReady(component, false)
 		if ctx.Err() != nil {
@@ -151,6 +155,9 @@ func (r *SinkRunner) Run(ctx context.Context) error {
 		r.deps.Metrics.SinkRestarts.WithLabelValues(r.cfg.Name).Inc()
 		r.deps.Logger.Warn("sink session failed; resuming from the committed offsets",
 			"connector", r.cfg.Name, "err", err, "attempt", attempt)
+		if time.Since(started) > 2*r.cfg.RestartBackoffMax {
+			attempt = 1 // the session was healthy for a while: start the backoff over
+		}
 		if sleep(ctx, backoff.Delay(attempt)) != nil {
 			return nil
 		}
@@ -262,7 +269,20 @@ func (r *SinkRunner) handleFetches(ctx, drain context.Context, cl *kgo.Client, f
 			}
 		}()
 	}
-	wg.Wait()
+	finished := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+	case <-drain.Done():
+		// Shutdown is bounded: a Write that ignores its context is left
+		// behind, and nothing past its batch is committed by this session.
+		return fmt.Errorf("write batches: shutdown timeout passed with writes in flight: %w", drain.Err())
+	}
+	mu.Lock()
+	defer mu.Unlock()
 	return errors.Join(errs...)
 }
 

@@ -77,6 +77,9 @@ func (c SourceConfig) Validate() error {
 	if c.TopicPartitions < 1 {
 		errs = append(errs, fmt.Errorf("%s_TOPIC_PARTITIONS: must be at least 1", EnvPrefix))
 	}
+	if c.RestartBackoffMax <= 0 {
+		errs = append(errs, fmt.Errorf("%s_RESTART_BACKOFF_MAX: must be positive", EnvPrefix))
+	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("%s_SHUTDOWN_TIMEOUT: must be positive", EnvPrefix))
 	}
@@ -152,6 +155,7 @@ func (r *SourceRunner) Run(ctx context.Context) error {
 	backoff := Backoff{Initial: 500 * time.Millisecond, Max: r.cfg.RestartBackoffMax}
 	for attempt := 1; ; attempt++ {
 		var err error
+		started := time.Now()
 		if mode == DeliveryExactlyOnce {
 			err = r.sessionExactlyOnce(ctx)
 		} else {
@@ -171,6 +175,9 @@ func (r *SourceRunner) Run(ctx context.Context) error {
 		r.deps.Metrics.SourceRestarts.WithLabelValues(r.cfg.Name, string(Classify(err))).Inc()
 		r.deps.Logger.Warn("source session failed; restarting from the last durable positions",
 			"connector", r.cfg.Name, "err", err, "attempt", attempt)
+		if time.Since(started) > 2*r.cfg.RestartBackoffMax {
+			attempt = 1 // the session was healthy for a while: start the backoff over
+		}
 		if sleep(ctx, backoff.Delay(attempt)) != nil {
 			return nil
 		}

@@ -62,6 +62,8 @@ func (r *SourceRunner) sessionAtLeastOnce(ctx context.Context) error {
 	if cause := context.Cause(readCtx); cause != nil && ctx.Err() == nil {
 		readErr = cause
 	}
+	// Whatever ended the pump, the periodic flusher stops with it.
+	cancelRead(readErr)
 	<-flushDone
 	// Drain: wait for what is in flight, then store the final positions.
 	// Whatever failed, the contiguous acked prefix is safe to store.
@@ -97,14 +99,16 @@ func (s *aloSession) pump(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		for i := range recs {
+			if err := validateSourceRecord(&recs[i]); err != nil {
+				return err
+			}
+		}
 		if err := s.r.ensureTopics(ctx, s.cl, recs); err != nil {
 			return err
 		}
 		for i := range recs {
 			rec := &recs[i]
-			if err := validateSourceRecord(rec); err != nil {
-				return err
-			}
 			ticket, err := s.cp.Track(ctx, rec.Stream, rec.Position)
 			if err != nil {
 				return err

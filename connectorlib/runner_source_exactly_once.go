@@ -96,13 +96,17 @@ func (r *SourceRunner) commitBatch(ctx context.Context, cl *kgo.Client, store *o
 	}
 	var (
 		mu      sync.Mutex
-		prodErr error
+		prodErr error // the first produce error; the others usually repeat it
+		failed  int
 		wg      sync.WaitGroup
 	)
 	promise := func(_ *kgo.Record, err error) {
 		if err != nil {
 			mu.Lock()
-			prodErr = errors.Join(prodErr, err)
+			if prodErr == nil {
+				prodErr = err
+			}
+			failed++
 			mu.Unlock()
 		}
 		wg.Done()
@@ -117,6 +121,9 @@ func (r *SourceRunner) commitBatch(ctx context.Context, cl *kgo.Client, store *o
 	}
 	flushErr := cl.Flush(ctx)
 	wg.Wait()
+	if prodErr != nil {
+		prodErr = fmt.Errorf("%d of %d records failed, first: %w", failed, len(recs)+len(last), prodErr)
+	}
 	err := errors.Join(prodErr, flushErr)
 	if err == nil {
 		err = cl.EndTransaction(ctx, kgo.TryCommit)

@@ -23,7 +23,9 @@ type Sink interface {
 	//   - any other error: nothing is known to be written; the runtime may
 	//     retry the whole batch, so writes must be idempotent.
 	// Errors are classified with Permanent and Retryable; unmarked errors
-	// count as retryable.
+	// count as retryable. Write must return promptly once ctx is done: on
+	// shutdown the runtime stops waiting for it after the shutdown timeout
+	// and commits nothing past the batch.
 	Write(ctx context.Context, batch []Record) error
 
 	// Close releases the sink's resources; it is idempotent.
@@ -48,13 +50,13 @@ func (e *BatchError) Add(i int, err error) { e.Failed[i] = err }
 func (e *BatchError) Len() int { return len(e.Failed) }
 
 // valid reports whether every failed index lies in a batch of n records
-// and at least one record failed.
+// with a non-nil error, and at least one record failed.
 func (e *BatchError) valid(n int) bool {
 	if len(e.Failed) == 0 {
 		return false
 	}
-	for i := range e.Failed {
-		if i < 0 || i >= n {
+	for i, err := range e.Failed {
+		if i < 0 || i >= n || err == nil {
 			return false
 		}
 	}
