@@ -42,7 +42,11 @@ type Record struct {
 	Position Position
 
 	// Topic is the Kafka topic: the target for source records, the origin
-	// for sink records.
+	// for sink records. A source record without Topic, Key, Value and
+	// Headers is a position marker: nothing is produced, and its position
+	// becomes durable with the records before it (a source uses it to keep
+	// a quiet stream's position fresh, or to move past an event it filtered
+	// out).
 	Topic string
 	// Partition and Offset are set on sink records only.
 	Partition int32

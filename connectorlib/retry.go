@@ -10,7 +10,7 @@ import (
 // never overflows.
 const maxUncappedDelay = 24 * time.Hour
 
-// Backoff computes exponential delays with full jitter and bounds the
+// Backoff computes exponential delays with half jitter and bounds the
 // number of attempts and the total time spent retrying (the retry budget).
 type Backoff struct {
 	// Initial is the base delay before the second attempt.

@@ -203,6 +203,10 @@ func (r *SinkRunner) session(ctx context.Context) error {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.SessionTimeout(r.cfg.SessionTimeout),
+		// Rebalances wait for the poll in hand (BlockRebalanceOnPoll), which
+		// may be retrying for up to the retry budget: the group must wait as
+		// long, or it would evict a member that is only retrying.
+		kgo.RebalanceTimeout(max(time.Minute, r.cfg.RetryMaxElapsed+r.cfg.ShutdownTimeout)),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		// Invariant: commit on revoke. Marked offsets belong only to
 		// records applied or dead-lettered.

@@ -40,7 +40,7 @@ type SourceConfig struct {
 	Name                string        `envconfig:"CONNECTOR_NAME" required:"true" desc:"Unique connector name; keys its positions and its transactional id."`
 	StreamGroup         string        `envconfig:"SOURCE_STREAM_GROUP" default:"0" desc:"Which group of streams this process serves; with CONNECTOR_NAME it forms the stable transactional id, so a second copy of the same group fences the first."`
 	DeliveryMode        DeliveryMode  `envconfig:"DELIVERY_MODE" default:"auto" desc:"exactly_once, at_least_once, or auto (exactly_once where the broker supports transactions)."`
-	OffsetsTopic        string        `envconfig:"OFFSETS_TOPIC" default:"sfconnect.offsets" desc:"Compacted topic holding source positions; created if missing."`
+	OffsetsTopic        string        `envconfig:"OFFSETS_TOPIC" desc:"Compacted topic holding this connector's source positions; created if missing. Default sfconnect.offsets.<CONNECTOR_NAME>.<SOURCE_STREAM_GROUP>. Never share it with another transactional writer: its open transactions would hold back the positions this connector restores."`
 	MaxInFlight         int           `envconfig:"SOURCE_MAX_IN_FLIGHT" default:"10000" desc:"Records read but not yet acknowledged by Kafka (at_least_once); reading pauses at this bound."`
 	OffsetFlushInterval time.Duration `envconfig:"SOURCE_OFFSET_FLUSH_INTERVAL" default:"1s" desc:"How often acknowledged positions are stored (at_least_once)."`
 	TransactionTimeout  time.Duration `envconfig:"SOURCE_TRANSACTION_TIMEOUT" default:"60s" desc:"Kafka transaction timeout (exactly_once); an unfinished transaction of a crashed process is aborted after it."`
@@ -62,9 +62,6 @@ func (c SourceConfig) Validate() error {
 	if c.Name == "" {
 		errs = append(errs, fmt.Errorf("%s_CONNECTOR_NAME: must not be empty", EnvPrefix))
 	}
-	if c.OffsetsTopic == "" {
-		errs = append(errs, fmt.Errorf("%s_OFFSETS_TOPIC: must not be empty", EnvPrefix))
-	}
 	if c.MaxInFlight < 1 {
 		errs = append(errs, fmt.Errorf("%s_SOURCE_MAX_IN_FLIGHT: must be at least 1", EnvPrefix))
 	}
@@ -84,6 +81,19 @@ func (c SourceConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("%s_SHUTDOWN_TIMEOUT: must be positive", EnvPrefix))
 	}
 	return errors.Join(errs...)
+}
+
+// Offsets returns the offsets topic: the configured one, or one of the
+// connector's stream group alone. A restore reads up to the topic's last
+// stable offset, which another writer's open transaction would hold back;
+// with one writer per topic, fencing that writer's previous incarnation
+// (which aborts its open transaction) is enough to read every committed
+// position.
+func (c SourceConfig) Offsets() string {
+	if c.OffsetsTopic != "" {
+		return c.OffsetsTopic
+	}
+	return "sfconnect.offsets." + c.Name + "." + c.StreamGroup
 }
 
 // TransactionalID returns the stable transactional id of the connector's
@@ -191,21 +201,24 @@ func (r *SourceRunner) prepare(ctx context.Context) (DeliveryMode, error) {
 		return "", Permanent(fmt.Errorf("create kafka client: %w", err))
 	}
 	defer cl.Close()
-	if err := kafkaio.EnsureTopics(ctx, kadm.NewClient(cl), kafkaio.CompactedTopic(r.cfg.OffsetsTopic)); err != nil {
+	if err := kafkaio.EnsureTopics(ctx, kadm.NewClient(cl), kafkaio.CompactedTopic(r.cfg.Offsets())); err != nil {
 		return "", fmt.Errorf("ensure offsets topic: %w", err)
 	}
 	mode := r.cfg.DeliveryMode
-	if mode == DeliveryAuto || mode == "" {
-		ok, err := kafkaio.SupportsTransactions(ctx, cl)
-		if err != nil {
-			return "", fmt.Errorf("probe transaction support: %w", err)
-		}
-		mode = DeliveryAtLeastOnce
-		if ok {
-			mode = DeliveryExactlyOnce
-		}
+	if mode == DeliveryAtLeastOnce {
+		return mode, nil
 	}
-	return mode, nil
+	ok, err := kafkaio.SupportsTransactions(ctx, cl)
+	if err != nil {
+		return "", fmt.Errorf("probe transaction support: %w", err)
+	}
+	switch {
+	case ok:
+		return DeliveryExactlyOnce, nil
+	case mode == DeliveryExactlyOnce:
+		return "", Permanent(fmt.Errorf("%s_DELIVERY_MODE is exactly_once but the brokers do not support transactions (Event Hubs Standard does not): use at_least_once or auto", EnvPrefix))
+	}
+	return DeliveryAtLeastOnce, nil
 }
 
 // openSource restores positions from store and opens a fresh source.
@@ -250,7 +263,7 @@ func (r *SourceRunner) ensureTopics(ctx context.Context, cl *kgo.Client, recs []
 	seen := map[string]bool{}
 	for i := range recs {
 		t := recs[i].Topic
-		if !r.topics[t] && !seen[t] {
+		if t != "" && !r.topics[t] && !seen[t] {
 			seen[t] = true
 			specs = append(specs, kafkaio.TopicSpec{Name: t, Partitions: r.cfg.TopicPartitions, ReplicationFactor: r.cfg.TopicReplication})
 		}
@@ -306,8 +319,8 @@ func validateSourceRecord(rec *Record) error {
 		return Permanent(errors.New("source record without a stream"))
 	case rec.Position == nil:
 		return Permanent(fmt.Errorf("source record of stream %s without a position", rec.Stream))
-	case rec.Topic == "":
-		return Permanent(fmt.Errorf("source record of stream %s without a topic", rec.Stream))
+	case rec.Topic == "" && (rec.Key != nil || rec.Value != nil || len(rec.Headers) > 0):
+		return Permanent(fmt.Errorf("source record of stream %s has data but no topic", rec.Stream))
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ func (r *SourceRunner) sessionAtLeastOnce(ctx context.Context) error {
 		return Permanent(fmt.Errorf("create producer: %w", err))
 	}
 	defer cl.Close()
-	store := offsetstore.NewKafka(cl, r.deps.Kafka, r.cfg.OffsetsTopic, r.cfg.Name)
+	store := offsetstore.NewKafka(cl, r.deps.Kafka, r.cfg.Offsets(), r.cfg.Name)
 	src, err := r.openSource(ctx, store)
 	if err != nil {
 		return err
@@ -112,6 +112,11 @@ func (s *aloSession) pump(ctx context.Context) error {
 			ticket, err := s.cp.Track(ctx, rec.Stream, rec.Position)
 			if err != nil {
 				return err
+			}
+			if rec.Topic == "" {
+				// A position marker: durable as soon as everything before it.
+				s.cp.Resolve(ticket)
+				continue
 			}
 			inflight.Inc()
 			stream := rec.Stream

@@ -36,7 +36,7 @@ func (r *SourceRunner) sessionExactlyOnce(ctx context.Context) error {
 	if _, _, err := cl.ProducerID(ctx); err != nil {
 		return fencedError(fmt.Errorf("initialise transactional producer: %w", err))
 	}
-	store := offsetstore.NewKafka(cl, r.deps.Kafka, r.cfg.OffsetsTopic, r.cfg.Name)
+	store := offsetstore.NewKafka(cl, r.deps.Kafka, r.cfg.Offsets(), r.cfg.Name)
 	src, err := r.openSource(ctx, store)
 	if err != nil {
 		return err
@@ -112,17 +112,23 @@ func (r *SourceRunner) commitBatch(ctx context.Context, cl *kgo.Client, store *o
 		wg.Done()
 	}
 	last := lastPositions(recs)
-	wg.Add(len(recs) + len(last))
+	produced := 0
 	for i := range recs {
+		if recs[i].Topic == "" {
+			continue // a position marker: only its position is written
+		}
+		wg.Add(1)
+		produced++
 		cl.Produce(ctx, toKafka(&recs[i]), promise)
 	}
+	wg.Add(len(last))
 	for stream, p := range last {
 		cl.Produce(ctx, store.Record(stream, p), promise)
 	}
 	flushErr := cl.Flush(ctx)
 	wg.Wait()
 	if prodErr != nil {
-		prodErr = fmt.Errorf("%d of %d records failed, first: %w", failed, len(recs)+len(last), prodErr)
+		prodErr = fmt.Errorf("%d of %d records failed, first: %w", failed, produced+len(last), prodErr)
 	}
 	err := errors.Join(prodErr, flushErr)
 	if err == nil {

@@ -163,6 +163,8 @@ type scriptStep struct {
 }
 
 func (s *scriptSource) Open(context.Context, Positions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.acks = map[string]Position{}
 	s.closed = make(chan struct{})
 	return nil
