@@ -206,6 +206,10 @@ func (o *Org) get(objectName, id string) (Record, *Error) {
 func (o *Org) Records(objectName string) ([]Record, *Error) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
+	return o.records(objectName)
+}
+
+func (o *Org) records(objectName string) ([]Record, *Error) {
 	ob, err := o.object(objectName)
 	if err != nil {
 		return nil, err

@@ -95,6 +95,10 @@ func (o *Org) Begin(origin Origin) *Tx {
 // Get reads a record within the transaction.
 func (tx *Tx) Get(objectName, id string) (Record, *Error) { return tx.o.get(objectName, id) }
 
+// Records returns copies of an object's live records as the transaction
+// sees them (its own writes included), in id order.
+func (tx *Tx) Records(objectName string) ([]Record, *Error) { return tx.o.records(objectName) }
+
 // Describe returns the describe of an object within the transaction.
 func (tx *Tx) Describe(objectName string) (*salesforce.SObjectDescribe, *Error) {
 	ob, err := tx.o.object(objectName)
