@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sfconnect/sfconnect/salesforce/sfsim/internal/org"
 )
 
 type compositeResponse struct {
@@ -277,14 +276,8 @@ func TestComposite_QueryAfterWrite(t *testing.T) {
 	}}
 	var res compositeResponse
 	e.do(http.MethodPost, v+"/composite", req).want(t, http.StatusOK).decode(t, &res)
-	// Without (*org.Tx).Records the query cannot see the open transaction.
-	if _, ok := any((*org.Tx)(nil)).(txRecords); ok {
-		if res.CompositeResponse[1].HTTPStatusCode != 200 {
-			t.Fatalf("query after write %+v", res.CompositeResponse[1])
-		}
-		return
-	}
-	if res.CompositeResponse[1].HTTPStatusCode != 400 || !strings.Contains(fmt.Sprint(res.CompositeResponse[1].Body), "NOT_SUPPORTED_IN_SFSIM") {
+	// The query runs inside the open transaction and sees its write.
+	if res.CompositeResponse[1].HTTPStatusCode != 200 || !strings.Contains(fmt.Sprint(res.CompositeResponse[1].Body), "totalSize:1") {
 		t.Fatalf("query after write %+v", res.CompositeResponse[1])
 	}
 	if res.CompositeResponse[0].HTTPStatusCode != 201 || e.count("Account") != 1 {
