@@ -37,7 +37,3 @@ func runSinkSalesforce(_ []string, _, stderr io.Writer) int {
 	}
 	return notAvailable(stderr, "the Salesforce sink")
 }
-
-func runSim(_ []string, _, stderr io.Writer) int {
-	return notAvailable(stderr, "sfsim")
-}
