@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 STATICCHECK_VERSION := v0.8.2
 GOTESTSUM_VERSION := v1.13.0
 
-.PHONY: build test test-unit bench lint fmt generate check-generated install-tools kafka-install dev
+.PHONY: build test test-unit bench lint fmt generate check-generated install-tools kafka-install node-install dev sim
 
 build:
 	$(GO) build -o $(BIN)/sfconnect ./cmd/sfconnect
@@ -17,9 +17,13 @@ install-tools:
 kafka-install:
 	bash scripts/kafka/install.sh
 
+# The real Salesforce clients sfsim is checked against, from the lockfile.
+node-install:
+	@test -d test/node/node_modules || npm ci --prefix test/node --no-audit --no-fund
+
 # Everything: race-enabled unit tests and the integration suites, against
 # kfake and against a real Apache Kafka broker started and stopped here.
-test: install-tools kafka-install
+test: install-tools kafka-install node-install
 	bash scripts/test.sh
 
 # The fast inner loop: fakes only (kfake), no real broker.
@@ -39,9 +43,14 @@ fmt:
 
 generate:
 	$(GO) run ./cmd/sfconnect env > docs/configuration.md
+	bash scripts/gen-proto.sh
 
 check-generated: generate
-	git diff --exit-code -- docs/configuration.md
+	git diff --exit-code -- docs/configuration.md salesforce/pubsub/pubsubpb
 
 dev:
 	$(GO) run ./cmd/sfconnect dev
+
+# The simulated Salesforce org on its default ports (Ctrl-C stops it).
+sim:
+	$(GO) run ./cmd/sfconnect sim

@@ -2,7 +2,8 @@
 # Runs every test suite: unit tests with the race detector and the
 # integration suites, against kfake and a real Apache Kafka broker that this
 # script starts on 127.0.0.1 and stops by PID. A broker that cannot start
-# fails the run (TEST_KAFKA_REQUIRED=1): nothing is skipped silently.
+# fails the run (TEST_KAFKA_REQUIRED=1), and so do missing Node clients
+# (TEST_NODE_REQUIRED=1): nothing is skipped silently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +11,7 @@ broker_env=$(bash scripts/kafka/start.sh)
 eval "$broker_env"
 cleanup() { bash scripts/kafka/stop.sh "$TEST_KAFKA_RUN_DIR" || true; }
 trap cleanup EXIT
-export TEST_KAFKA_BROKERS TEST_KAFKA_REQUIRED=1
+export TEST_KAFKA_BROKERS TEST_KAFKA_REQUIRED=1 TEST_NODE_REQUIRED=1
 
 ./bin/gotestsum --format pkgname-and-test-fails --jsonfile "${TEST_JSON:-/tmp/sfconnect-test.json}" -- \
   -race -count=1 -timeout 25m ./...

@@ -13,8 +13,8 @@ const (
 	DefaultClientSecret = "sim-secret"
 	DefaultUsername     = "admin@sim.local"
 	DefaultPassword     = "sim-password"
-	DefaultOrgID        = "00D8a00000SIMORGAAA"
-	DefaultUserID       = "0058a00000SIMUSRAAA"
+	DefaultOrgID        = "00D8a00000SIMRGEA5"
+	DefaultUserID       = "0058a00000SIMUSAA5"
 )
 
 // Opt configures a Sim; options are applied in order by New.

@@ -94,7 +94,7 @@ func newDescribe(name, prefix string, groups ...[]salesforce.Field) salesforce.S
 	}
 	return salesforce.SObjectDescribe{
 		Name: name, Label: name, LabelPlural: name + "s", KeyPrefix: prefix,
-		Custom: len(name) > 3 && name[len(name)-3:] == "__c",
+		Custom:     len(name) > 3 && name[len(name)-3:] == "__c",
 		Createable: true, Updateable: true, Deletable: true, Queryable: true, Fields: fields,
 	}
 }
