@@ -32,6 +32,9 @@ const (
 func runChild(role string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// From here on SIGTERM is a graceful stop; the parent waits for this
+	// line before it sends one.
+	fmt.Println("ready")
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	deps := Deps{Kafka: []kgo.Opt{
 		kgo.SeedBrokers(strings.Split(os.Getenv("KT_BROKERS"), ",")...),
@@ -97,6 +100,7 @@ type child struct {
 	done     chan struct{}
 	err      error
 	progress atomic.Int64 // last "acked N" the child printed
+	ready    atomic.Bool  // the child handles SIGTERM
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
@@ -137,6 +141,8 @@ func startChild(t *testing.T, role string, env ...string) *child {
 			var n int64
 			if _, err := fmt.Sscanf(sc.Text(), "acked %d", &n); err == nil {
 				c.progress.Store(n)
+			} else if sc.Text() == "ready" {
+				c.ready.Store(true)
 			}
 		}
 		c.err = cmd.Wait()
@@ -172,6 +178,10 @@ func (c *child) kill(t *testing.T) {
 // terminate sends SIGTERM and returns the exit code.
 func (c *child) terminate(t *testing.T, within time.Duration) int {
 	t.Helper()
+	deadline := time.Now().Add(within)
+	for !c.ready.Load() && !c.exited() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-c.done:
