@@ -3,7 +3,9 @@ package connectorlib
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -125,7 +127,7 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map
 // registry.
 func testDeps(c *kafkatest.Cluster) (Deps, *prometheus.Registry) {
 	reg := prometheus.NewRegistry()
-	return Deps{Kafka: c.Opts(), Metrics: NewMetrics(reg), Health: NewHealth()}, reg
+	return Deps{Kafka: c.Opts(), Metrics: NewMetrics(reg), Health: NewHealth(), Logger: testLogger()}, reg
 }
 
 // produceTo produces one record per value to partition p of topic and
@@ -929,4 +931,13 @@ func (s *tagSink) Write(ctx context.Context, batch []Record) error {
 		s.count.Add(int64(len(batch)))
 	}
 	return err
+}
+
+// testLogger shows the runners' warnings in the test output when
+// CONNECTORLIB_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("CONNECTORLIB_TEST_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

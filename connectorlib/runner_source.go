@@ -328,7 +328,14 @@ func validateSourceRecord(rec *Record) error {
 // fencedError maps the broker's fencing errors to ErrFenced.
 func fencedError(err error) error {
 	switch {
-	case errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch):
+	// INVALID_TXN_STATE is what a fenced producer's commit gets on brokers
+	// with transaction.version 2 (KIP-890), where the newer copy's
+	// initialisation aborted the transaction under it. It also follows a
+	// transaction that outlived its timeout; treating that as fenced costs
+	// a process restart, while treating a real fencing as retryable would
+	// make two copies fence each other in turn for ever.
+	case errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.InvalidTxnState):
 		return fmt.Errorf("%w: %w", ErrFenced, err)
 	case errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.TopicAuthorizationFailed):
 		return Permanent(err)
