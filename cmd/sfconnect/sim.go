@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strconv"
@@ -44,7 +46,11 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	} else if *certFile != "" {
 		cert, err1 := os.ReadFile(*certFile)
 		key, err2 := os.ReadFile(*keyFile)
-		if err := errors.Join(err1, err2); err != nil {
+		err := errors.Join(err1, err2)
+		if err == nil {
+			_, err = tls.X509KeyPair(cert, key)
+		}
+		if err != nil {
 			problems = append(problems, fmt.Sprintf("-tls-cert/-tls-key: %v", err))
 		} else {
 			opts = append(opts, sfsim.TLSKeyPair(cert, key))
@@ -67,7 +73,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	var rate float64
 	if *generate != "" {
 		n, err := strconv.ParseFloat(strings.TrimSuffix(*generate, "/s"), 64)
-		if err != nil || n <= 0 {
+		if err != nil || n <= 0 || math.IsNaN(n) || math.IsInf(n, 0) {
 			problems = append(problems, fmt.Sprintf("-generate: want a positive rate like 10/s, got %q", *generate))
 		}
 		rate = n

@@ -1,6 +1,7 @@
 package sfsim
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -131,6 +132,21 @@ func (s *Sim) adminHandler() http.Handler {
 			writeJSONStatus(w, http.StatusBadRequest, map[string]any{"error": "surface must be rest, oauth, pubsub or cometd"})
 			return
 		}
+		var problem string
+		switch {
+		case body.Fault.Delay != 0:
+			problem = "give the delay as delayMs, in milliseconds"
+		case body.DelayMS < 0:
+			problem = "delayMs must not be negative"
+		case body.Status != 0 && (body.Status < 400 || body.Status > 599):
+			problem = "status must be an HTTP error status (400-599)"
+		case body.Status == 0 && body.DelayMS == 0:
+			problem = "a fault needs a status, a delayMs or both"
+		}
+		if problem != "" {
+			writeJSONStatus(w, http.StatusBadRequest, map[string]any{"error": problem})
+			return
+		}
 		if body.Count <= 0 {
 			body.Count = 1
 		}
@@ -144,7 +160,7 @@ func (s *Sim) adminHandler() http.Handler {
 			RecordIDs  []string `json:"recordIds"`
 			ChangeType string   `json:"changeType"`
 		}
-		if !decode(w, r, &body) {
+		if !decode(w, r, &body) || s.unknownObject(w, body.Object) {
 			return
 		}
 		replay, err := s.InjectGap(body.Object, body.RecordIDs, body.ChangeType)
@@ -157,7 +173,7 @@ func (s *Sim) adminHandler() http.Handler {
 		var body struct {
 			Object string `json:"object"`
 		}
-		if !decode(w, r, &body) {
+		if !decode(w, r, &body) || s.unknownObject(w, body.Object) {
 			return
 		}
 		replay, err := s.InjectOverflow(body.Object)
@@ -201,7 +217,7 @@ func (s *Sim) adminHandler() http.Handler {
 	})
 	mux.HandleFunc("POST /sim/fields/{object}", func(w http.ResponseWriter, r *http.Request) {
 		var f salesforce.Field
-		if !decode(w, r, &f) {
+		if !decode(w, r, &f) || s.unknownObject(w, r.PathValue("object")) {
 			return
 		}
 		if f.Name == "" || f.Type == "" {
@@ -226,6 +242,8 @@ func (s *Sim) adminHandler() http.Handler {
 	return mux
 }
 
+// decode reads a JSON body into v (an empty body is {}). Unknown keys are
+// refused, so that a typo does not silently queue the wrong fault.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxAdminBody+1))
 	if err == nil && len(body) > maxAdminBody {
@@ -235,12 +253,28 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		if len(body) == 0 {
 			body = []byte("{}")
 		}
-		err = json.Unmarshal(body, v)
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(v)
+		if _, tokErr := dec.Token(); err == nil && !errors.Is(tokErr, io.EOF) {
+			err = errors.New("invalid data after the top-level value")
+		}
 	}
 	if err != nil {
 		writeJSONStatus(w, http.StatusBadRequest, map[string]any{"error": "malformed JSON body: " + err.Error()})
 		return false
 	}
+	return true
+}
+
+// unknownObject answers 404 NOT_FOUND when the org has no object named
+// name, and reports whether it did.
+func (s *Sim) unknownObject(w http.ResponseWriter, name string) bool {
+	if _, _, ok := s.org.Describe(name); ok {
+		return false
+	}
+	writeJSONStatus(w, http.StatusNotFound, []map[string]any{{"errorCode": org.CodeNotFound,
+		"message": fmt.Sprintf("sObject type '%s' is not supported.", name), "fields": []string{}}})
 	return true
 }
 
@@ -252,7 +286,9 @@ func writeErr(w http.ResponseWriter, err error) bool {
 	var re *org.Error
 	if errors.As(err, &re) {
 		status := http.StatusBadRequest
-		if re.Code == org.CodeNotFound {
+		// An unknown record, object or platform event is a missing
+		// resource.
+		if re.Code == org.CodeNotFound || re.Code == org.CodeInvalidType {
 			status = http.StatusNotFound
 		}
 		writeJSONStatus(w, status, []map[string]any{{"errorCode": re.Code, "message": re.Message, "fields": re.Fields}})

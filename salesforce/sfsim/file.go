@@ -3,10 +3,17 @@ package sfsim
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/sfconnect/sfconnect/salesforce"
+	"github.com/sfconnect/sfconnect/salesforce/sfsim/internal/bus"
+	"github.com/sfconnect/sfconnect/salesforce/sfsim/internal/org"
 )
 
 // FileConfig is the simulator's configuration file (JSON): custom objects,
@@ -22,7 +29,9 @@ type FileConfig struct {
 }
 
 // LoadFile reads a FileConfig and returns it as options. Unknown keys are
-// errors, so a typo does not silently drop a definition.
+// errors, so a typo does not silently drop a definition, and so are
+// definitions New would refuse (a key prefix that is not 3 characters or
+// is taken, an event name without __e, a malformed channel name).
 func LoadFile(path string) ([]Opt, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -34,6 +43,12 @@ func LoadFile(path string) ([]Opt, error) {
 	if err := dec.Decode(&fc); err != nil {
 		return nil, fmt.Errorf("parse simulator config %s: %w", path, err)
 	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("parse simulator config %s: invalid data after the top-level object", path)
+	}
+	if err := fc.validate(); err != nil {
+		return nil, fmt.Errorf("invalid simulator config %s: %w", path, err)
+	}
 	opts := []Opt{Objects(fc.Objects...)}
 	for name, fields := range fc.PlatformEvents {
 		opts = append(opts, PlatformEvent(name, fields...))
@@ -42,4 +57,25 @@ func LoadFile(path string) ([]Opt, error) {
 		opts = append(opts, CustomChannel(ch, objects...))
 	}
 	return opts, nil
+}
+
+// validate reports what New would refuse, with New's own checks, so that a
+// bad file is a configuration error rather than a failed start.
+func (fc *FileConfig) validate() error {
+	var errs []error
+	if _, err := org.New(org.Config{Objects: append(org.StandardObjects(), fc.Objects...)}); err != nil {
+		errs = append(errs, err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(fc.PlatformEvents)) {
+		if !strings.HasSuffix(name, "__e") {
+			errs = append(errs, fmt.Errorf("platform event %q: name must end in __e", name))
+		}
+	}
+	b := bus.New(bus.Config{}, func() []string { return nil })
+	for _, ch := range slices.Sorted(maps.Keys(fc.CustomChannels)) {
+		if err := b.AddCustomChannel(ch); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package sfsim
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -16,10 +17,12 @@ var industries = []string{"Agriculture", "Banking", "Technology", "Energy", "Ret
 // second, it creates Accounts and updates or deletes existing ones, as
 // users editing in the UI would (no API origin). It returns ctx's error.
 func (s *Sim) Generate(ctx context.Context, perSecond float64) error {
-	if perSecond <= 0 {
-		return fmt.Errorf("generate: rate must be positive, got %v", perSecond)
+	if !(perSecond > 0) || math.IsInf(perSecond, 1) {
+		return fmt.Errorf("generate: rate must be positive and finite, got %v", perSecond)
 	}
-	interval := time.Duration(float64(time.Second) / perSecond)
+	// Rates above 10^9/s would make a zero interval, which NewTicker
+	// refuses with a panic.
+	interval := max(time.Duration(float64(time.Second)/perSecond), time.Nanosecond)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var ids []string
