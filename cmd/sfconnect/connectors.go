@@ -6,14 +6,6 @@ import (
 	"github.com/sfconnect/sfconnect/connectorlib"
 )
 
-func runSource(_ []string, _, stderr io.Writer) int {
-	var runner connectorlib.SourceConfig
-	if _, code := loadProcess(stderr, &runner); code != exitOK {
-		return code
-	}
-	return notAvailable(stderr, "the Salesforce streaming source")
-}
-
 func runSourceHTTP(_ []string, _, stderr io.Writer) int {
 	var runner connectorlib.SourceConfig
 	if _, code := loadProcess(stderr, &runner); code != exitOK {

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/sfconnect/sfconnect/connectorlib"
+	"github.com/sfconnect/sfconnect/salesforce"
+	sfsource "github.com/sfconnect/sfconnect/source"
 )
 
 // runEnv prints the configuration reference as a markdown table, generated
@@ -24,6 +26,8 @@ func runEnv(_ []string, stdout, _ io.Writer) int {
 		{"Kafka connection (every connector)", knownSpecs()[1]},
 		{"Source runtime (`source`, `source http`)", &connectorlib.SourceConfig{}},
 		{"Sink runtime (`sink cosmos`, `sink salesforce`)", &connectorlib.SinkConfig{}},
+		{"Salesforce connection (`source`, `sink salesforce`)", &salesforce.AuthConfig{}},
+		{"Salesforce streaming source (`source`)", &sfsource.Config{}},
 	} {
 		fmt.Fprintf(stdout, "\n## %s\n\n", section.title)
 		fmt.Fprintln(stdout, "| Variable | Type | Default | Description |")

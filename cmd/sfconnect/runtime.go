@@ -1,15 +1,22 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/sfconnect/sfconnect/connectorlib"
 	"github.com/sfconnect/sfconnect/connectorlib/kafkaio"
+	"github.com/sfconnect/sfconnect/salesforce"
+	sfsource "github.com/sfconnect/sfconnect/source"
 )
 
 // knownSpecs lists the configuration of every command of the binary, so a
@@ -18,6 +25,7 @@ func knownSpecs() []any {
 	return []any{
 		&connectorlib.OpsConfig{}, &kafkaio.Config{},
 		&connectorlib.SourceConfig{}, &connectorlib.SinkConfig{},
+		&salesforce.AuthConfig{}, &sfsource.Config{},
 	}
 }
 
@@ -47,6 +55,42 @@ func loadProcess(stderr io.Writer, specs ...any) (*process, int) {
 	p.health = connectorlib.NewHealth()
 	p.metrics = connectorlib.NewMetrics(p.reg)
 	return p, exitOK
+}
+
+// serve runs fn until SIGTERM or SIGINT, with the operations server up, and
+// maps its outcome to an exit code.
+func (p *process) serve(fn func(ctx context.Context) error) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if p.ops.HTTPAddr != "" {
+		srv, err := connectorlib.NewOpsServer(p.ops.HTTPAddr, p.reg, p.health)
+		if err != nil {
+			p.log.Error("start operations server", "err", err)
+			return exitError
+		}
+		go func() {
+			if err := srv.Serve(); err != nil {
+				p.log.Error("operations server stopped", "err", err)
+			}
+		}()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+	}
+	err := fn(ctx)
+	switch {
+	case err == nil:
+		p.log.Info("stopped")
+		return exitOK
+	case errors.Is(err, connectorlib.ErrFenced):
+		p.log.Error("fenced: another copy of this connector took over", "err", err)
+		return exitFenced
+	default:
+		p.log.Error("stopped on error", "err", err)
+		return exitError
+	}
 }
 
 // notAvailable reports a connector this build does not contain yet.

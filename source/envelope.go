@@ -1,0 +1,303 @@
+package source
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sfconnect/sfconnect/salesforce/cdc"
+)
+
+// EnvelopeVersion is the version of the envelope this package writes.
+const EnvelopeVersion = 1
+
+// Envelope kinds (schemas/change_envelope.avsc, enum Kind).
+const (
+	KindChange        = "CHANGE"
+	KindPlatformEvent = "PLATFORM_EVENT"
+	KindPushTopic     = "PUSH_TOPIC"
+	KindGapRepair     = "GAP_REPAIR"
+	KindResync        = "RESYNC"
+	KindSnapshot      = "SNAPSHOT"
+)
+
+// Envelope is one record value: the Go form of io.sfconnect.v1.ChangeEnvelope.
+// JSON and Avro encodings use the same field names.
+type Envelope struct {
+	EnvelopeVersion int            `avro:"envelope_version" json:"envelope_version"`
+	Kind            string         `avro:"kind" json:"kind"`
+	Entity          string         `avro:"entity" json:"entity"`
+	RecordID        *string        `avro:"record_id" json:"record_id"`
+	ChangeType      string         `avro:"change_type" json:"change_type"`
+	Fields          map[string]any `avro:"fields" json:"fields"`
+	ChangedFields   []string       `avro:"changed_fields" json:"changed_fields"`
+	NulledFields    []string       `avro:"nulled_fields" json:"nulled_fields"`
+	DiffFields      []string       `avro:"diff_fields" json:"diff_fields"`
+	Header          *Header        `avro:"header" json:"header"`
+	Channel         string         `avro:"channel" json:"channel"`
+	ReplayID        []byte         `avro:"replay_id" json:"replay_id"`
+	SchemaID        *string        `avro:"schema_id" json:"schema_id"`
+	EventUUID       *string        `avro:"event_uuid" json:"event_uuid"`
+	OriginClient    *string        `avro:"origin_client" json:"origin_client"`
+	LoopTagged      bool           `avro:"loop_tagged" json:"loop_tagged"`
+	DedupeKey       string         `avro:"dedupe_key" json:"dedupe_key"`
+	ReceivedAt      time.Time      `avro:"received_at" json:"received_at"`
+}
+
+// Header is the ChangeEventHeader part of an envelope.
+type Header struct {
+	RecordIDs       []string  `avro:"record_ids" json:"record_ids"`
+	ChangeOrigin    string    `avro:"change_origin" json:"change_origin"`
+	TransactionKey  string    `avro:"transaction_key" json:"transaction_key"`
+	SequenceNumber  int32     `avro:"sequence_number" json:"sequence_number"`
+	CommitTimestamp time.Time `avro:"commit_timestamp" json:"commit_timestamp"`
+	CommitNumber    int64     `avro:"commit_number" json:"commit_number"`
+	CommitUser      string    `avro:"commit_user" json:"commit_user"`
+}
+
+// originClient extracts <id> from com/salesforce/api/rest/62.0;client=<id>.
+func originClient(origin string) string {
+	_, after, ok := strings.Cut(origin, ";client=")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexAny(after, ";,"); i >= 0 {
+		after = after[:i]
+	}
+	return after
+}
+
+func strp(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// dedupeKey identifies one envelope across redeliveries.
+func dedupeKey(channel string, replay []byte, recordID string) string {
+	return channel + "|" + hex.EncodeToString(replay) + "|" + recordID
+}
+
+// changeEnvelopes builds one envelope per record id of a decoded Pub/Sub
+// change event (fan-out). Field values are flattened (BillingAddress.City)
+// and dates become ISO strings, using the schema's field types.
+func changeEnvelopes(channel string, replay []byte, eventID string, ev *cdc.ChangeEvent, s *cdc.Schema, now time.Time) []Envelope {
+	h := ev.Header
+	fields := flattenFields(ev.Fields, s)
+	header := &Header{
+		RecordIDs: h.RecordIDs, ChangeOrigin: h.ChangeOrigin, TransactionKey: h.TransactionKey,
+		SequenceNumber: h.SequenceNumber, CommitTimestamp: time.UnixMilli(h.CommitTimestamp).UTC(),
+		CommitNumber: h.CommitNumber, CommitUser: h.CommitUser,
+	}
+	schemaID := s.ID()
+	out := make([]Envelope, 0, len(h.RecordIDs))
+	for _, id := range h.RecordIDs {
+		out = append(out, Envelope{
+			EnvelopeVersion: EnvelopeVersion, Kind: KindChange, Entity: h.EntityName, RecordID: strp(id),
+			ChangeType: string(h.ChangeType), Fields: fields,
+			ChangedFields: nonNil(h.ChangedFields), NulledFields: nonNil(h.NulledFields), DiffFields: nonNil(h.DiffFields),
+			Header: header, Channel: channel, ReplayID: replay, SchemaID: &schemaID, EventUUID: strp(eventID),
+			OriginClient: strp(originClient(h.ChangeOrigin)), DedupeKey: dedupeKey(channel, replay, id), ReceivedAt: now,
+		})
+	}
+	return out
+}
+
+// platformEnvelope builds the envelope of a decoded platform event.
+func platformEnvelope(channel string, replay []byte, eventID string, ev *cdc.PlatformEvent, s *cdc.Schema, now time.Time) Envelope {
+	schemaID := s.ID()
+	return Envelope{
+		EnvelopeVersion: EnvelopeVersion, Kind: KindPlatformEvent, Entity: strings.TrimPrefix(channel, "/event/"),
+		ChangeType: "PUBLISH", Fields: flattenFields(ev.Fields, s), ChangedFields: []string{}, NulledFields: []string{},
+		DiffFields: []string{}, Channel: channel, ReplayID: replay, SchemaID: &schemaID, EventUUID: strp(eventID),
+		DedupeKey: dedupeKey(channel, replay, eventID), ReceivedAt: now,
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// flattenFields turns decoded Avro values into envelope values: compounds
+// flattened with dots, dates and datetimes (epoch ms) into ISO strings,
+// ints into longs.
+func flattenFields(in map[string]any, s *cdc.Schema) map[string]any {
+	types := map[string]string{}
+	for _, f := range s.Fields() {
+		types[f.Name] = f.Type
+		for _, c := range f.Components {
+			types[f.Name+"."+c.Name] = c.Type
+		}
+	}
+	out := make(map[string]any, len(in))
+	var put func(prefix string, m map[string]any)
+	put = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			name := k
+			if prefix != "" {
+				name = prefix + "." + k
+			}
+			if nested, ok := v.(map[string]any); ok {
+				put(name, nested)
+				continue
+			}
+			out[name] = envelopeValue(v, types[name])
+		}
+	}
+	put("", in)
+	return out
+}
+
+// envelopeValue converts one decoded value by its Salesforce type.
+func envelopeValue(v any, sfType string) any {
+	switch x := v.(type) {
+	case int64:
+		switch sfType {
+		case "datetime":
+			return time.UnixMilli(x).UTC().Format("2006-01-02T15:04:05.000Z")
+		case "date":
+			return time.UnixMilli(x).UTC().Format("2006-01-02")
+		}
+		return x
+	case int32:
+		return int64(x)
+	case float32:
+		return float64(x)
+	case bool, float64, string, nil:
+		return x
+	case time.Time:
+		return x.UTC().Format("2006-01-02T15:04:05.000Z")
+	case []byte:
+		return hex.EncodeToString(x)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// cometdMessage is the data of a CometD event.
+type cometdMessage struct {
+	Schema  string         `json:"schema"`
+	Payload map[string]any `json:"payload"`
+	Event   struct {
+		ReplayID  int64  `json:"replayId"`
+		EventUUID string `json:"EventUuid"`
+		Type      string `json:"type"`
+	} `json:"event"`
+	SObject map[string]any `json:"sobject"`
+}
+
+// cometdEnvelopes builds envelopes from a CometD event on channel.
+func cometdEnvelopes(channel string, replay []byte, data json.RawMessage, now time.Time) ([]Envelope, error) {
+	var m cometdMessage
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("decode CometD event: %w", err)
+	}
+	switch {
+	case strings.HasPrefix(channel, "/topic/"):
+		id, _ := m.SObject["Id"].(string)
+		if id == "" {
+			return nil, fmt.Errorf("PushTopic event without sobject.Id")
+		}
+		return []Envelope{{
+			EnvelopeVersion: EnvelopeVersion, Kind: KindPushTopic, Entity: strings.TrimPrefix(channel, "/topic/"),
+			RecordID: &id, ChangeType: m.Event.Type, Fields: jsonFields(m.SObject),
+			ChangedFields: []string{}, NulledFields: []string{}, DiffFields: []string{},
+			Channel: channel, ReplayID: replay, DedupeKey: dedupeKey(channel, replay, id), ReceivedAt: now,
+		}}, nil
+	case strings.HasPrefix(channel, "/event/"):
+		uuid := m.Event.EventUUID
+		return []Envelope{{
+			EnvelopeVersion: EnvelopeVersion, Kind: KindPlatformEvent, Entity: strings.TrimPrefix(channel, "/event/"),
+			ChangeType: "PUBLISH", Fields: jsonFields(m.Payload), ChangedFields: []string{}, NulledFields: []string{},
+			DiffFields: []string{}, Channel: channel, ReplayID: replay, SchemaID: strp(m.Schema), EventUUID: strp(uuid),
+			DedupeKey: dedupeKey(channel, replay, uuid), ReceivedAt: now,
+		}}, nil
+	}
+	hdr, _ := m.Payload["ChangeEventHeader"].(map[string]any)
+	if hdr == nil {
+		return nil, fmt.Errorf("change event without ChangeEventHeader")
+	}
+	delete(m.Payload, "ChangeEventHeader")
+	str := func(k string) string { s, _ := hdr[k].(string); return s }
+	num := func(k string) int64 {
+		n, _ := hdr[k].(json.Number)
+		i, _ := n.Int64()
+		return i
+	}
+	list := func(k string) []string {
+		var out []string
+		a, _ := hdr[k].([]any)
+		for _, v := range a {
+			if s, ok := v.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return nonNil(out)
+	}
+	ids := list("recordIds")
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("change event without recordIds")
+	}
+	header := &Header{
+		RecordIDs: ids, ChangeOrigin: str("changeOrigin"), TransactionKey: str("transactionKey"),
+		SequenceNumber: int32(num("sequenceNumber")), CommitTimestamp: time.UnixMilli(num("commitTimestamp")).UTC(),
+		CommitNumber: num("commitNumber"), CommitUser: str("commitUser"),
+	}
+	fields := jsonFields(m.Payload)
+	out := make([]Envelope, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, Envelope{
+			EnvelopeVersion: EnvelopeVersion, Kind: KindChange, Entity: str("entityName"), RecordID: strp(id),
+			ChangeType: str("changeType"), Fields: fields, ChangedFields: list("changedFields"),
+			NulledFields: []string{}, DiffFields: []string{}, Header: header, Channel: channel, ReplayID: replay,
+			SchemaID: strp(m.Schema), OriginClient: strp(originClient(str("changeOrigin"))),
+			DedupeKey: dedupeKey(channel, replay, id), ReceivedAt: now,
+		})
+	}
+	return out, nil
+}
+
+// jsonFields flattens a CometD payload into envelope values.
+func jsonFields(in map[string]any) map[string]any {
+	out := map[string]any{}
+	var put func(prefix string, m map[string]any)
+	put = func(prefix string, m map[string]any) {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			name := k
+			if prefix != "" {
+				name = prefix + "." + k
+			}
+			switch v := m[k].(type) {
+			case map[string]any:
+				put(name, v)
+			case json.Number:
+				if i, err := v.Int64(); err == nil {
+					out[name] = i
+				} else if f, err := v.Float64(); err == nil {
+					out[name] = f
+				}
+			case bool, string, nil:
+				out[name] = v
+			default:
+				b, _ := json.Marshal(v)
+				out[name] = string(b)
+			}
+		}
+	}
+	put("", in)
+	return out
+}

@@ -1,0 +1,231 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sfconnect/sfconnect/connectorlib"
+	"github.com/sfconnect/sfconnect/salesforce"
+)
+
+// errInvalidReplay marks a subscription refused because its stored replay
+// id is no longer available; the replay policy decides what follows.
+var errInvalidReplay = errors.New("stored replay id is no longer available")
+
+// stream is one open subscription to one channel.
+type stream interface {
+	// next blocks for the next batch of events and returns their records;
+	// a keepalive yields only a position marker (or nothing).
+	next(ctx context.Context) ([]connectorlib.Record, error)
+	close()
+}
+
+// opener opens a stream on channel resuming after from (nil: start at
+// initial, latest or earliest).
+type opener func(ctx context.Context, channel string, from connectorlib.Position, initial string) (stream, error)
+
+// restClient is what the source needs of the REST API (gap repair,
+// resync); *salesforce.Client implements it.
+type restClient interface {
+	Query(ctx context.Context, soql string, fn func(map[string]any) error) error
+	Retrieve(ctx context.Context, object string, ids, fields []string) ([]map[string]any, error)
+	Describe(ctx context.Context, object string) (*salesforce.SObjectDescribe, error)
+}
+
+// Source is the Salesforce streaming source (connectorlib.Source). Each
+// channel is read by its own goroutine into a bounded queue, which Read
+// drains; a slow Kafka side therefore stops the subscriptions from asking
+// for more (flow control reaches Salesforce).
+type Source struct {
+	cfg     Config
+	open    opener
+	rest    restClient
+	maker   *recordMaker
+	metrics *Metrics
+	log     *slog.Logger
+	now     func() time.Time
+
+	queue  chan []connectorlib.Record
+	failed chan error
+
+	stateMu sync.Mutex
+	commits map[string]time.Time            // last commit timestamp seen, per channel
+	current map[string]connectorlib.Position // last position emitted, per channel
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// queueDepth bounds the batches buffered between the channel goroutines
+// and Read: with Pub/Sub batches of up to 100 events, a few thousand
+// records at most.
+const queueDepth = 16
+
+// Open implements connectorlib.Source: it starts one goroutine per channel,
+// each resuming after its stored position.
+func (s *Source) Open(ctx context.Context, from connectorlib.Positions) error {
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.queue = make(chan []connectorlib.Record, queueDepth)
+	s.commits, s.current = map[string]time.Time{}, map[string]connectorlib.Position{}
+	s.failed = make(chan error, len(s.cfg.Channels))
+	for _, ch := range s.cfg.Channels {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.runChannel(runCtx, ch, from[ch])
+		}()
+	}
+	return nil
+}
+
+// Read implements connectorlib.Source.
+func (s *Source) Read(ctx context.Context) ([]connectorlib.Record, error) {
+	select {
+	case recs := <-s.queue:
+		return recs, nil
+	case err := <-s.failed:
+		return nil, err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Ack implements connectorlib.Source. Salesforce keeps no consumer
+// position for us (positions live in the runtime's offsets), so there is
+// nothing to release.
+func (s *Source) Ack(context.Context, string, connectorlib.Position) error { return nil }
+
+// Close implements connectorlib.Source: it stops every subscription.
+func (s *Source) Close(context.Context) error {
+	s.once.Do(func() {
+		if s.cancel != nil {
+			s.cancel()
+		}
+		s.wg.Wait()
+	})
+	return nil
+}
+
+// emit hands records to Read, blocking while the queue is full.
+func (s *Source) emit(ctx context.Context, recs []connectorlib.Record) bool {
+	if len(recs) == 0 {
+		return true
+	}
+	select {
+	case s.queue <- recs:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// fail reports a terminal error to Read.
+func (s *Source) fail(err error) {
+	select {
+	case s.failed <- err:
+	default:
+	}
+}
+
+// runChannel keeps one channel subscribed until ctx is done: it reopens
+// after retryable errors from the last position it emitted, and applies
+// the replay policy when that position is no longer available.
+func (s *Source) runChannel(ctx context.Context, channel string, from connectorlib.Position) {
+	pos := from
+	initial := s.cfg.InitialReplay
+	backoff := connectorlib.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second}
+	m := s.metrics.channel(channel)
+	for attempt := 1; ctx.Err() == nil; attempt++ {
+		st, err := s.open(ctx, channel, pos, initial)
+		for err == nil {
+			var recs []connectorlib.Record
+			recs, err = st.next(ctx)
+			if err != nil {
+				st.close()
+				break
+			}
+			attempt = 1
+			if len(recs) > 0 {
+				pos = recs[len(recs)-1].Position
+				s.setPosition(channel, pos)
+				m.position(pos)
+				if !s.emit(ctx, recs) {
+					st.close()
+					return
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case errors.Is(err, errInvalidReplay):
+			m.invalidReplay.Inc()
+			s.log.Warn("stored replay id is no longer available", "channel", channel, "policy", s.cfg.OnInvalidReplay, "err", err)
+			switch s.cfg.OnInvalidReplay {
+			case ReplayEarliest:
+				pos, initial = nil, ReplayEarliest
+			case ReplayLatest:
+				pos, initial = nil, ReplayLatest
+			case ReplayResync:
+				if rerr := s.resync(ctx, channel); rerr != nil {
+					s.fail(fmt.Errorf("resync %s: %w", channel, rerr))
+					return
+				}
+				pos, initial = nil, ReplayLatest
+			default:
+				s.fail(connectorlib.Permanent(fmt.Errorf("channel %s: %w (%s_SOURCE_ON_INVALID_REPLAY=fail): %w",
+					channel, errInvalidReplay, connectorlib.EnvPrefix, err)))
+				return
+			}
+			continue
+		case !connectorlib.IsRetryable(err):
+			s.fail(fmt.Errorf("channel %s: %w", channel, err))
+			return
+		}
+		m.reconnects.Inc()
+		s.log.Warn("subscription failed; resubscribing from the last position", "channel", channel, "err", err, "attempt", attempt)
+		delay := backoff.Delay(attempt)
+		if after, ok := connectorlib.RetryAfter(err); ok && after > delay {
+			delay = after
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Source) setPosition(channel string, pos connectorlib.Position) {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	s.current[channel] = pos
+}
+
+func (s *Source) position(channel string) connectorlib.Position {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	return s.current[channel]
+}
+
+func (s *Source) noteCommit(channel string, t time.Time) {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	if t.After(s.commits[channel]) {
+		s.commits[channel] = t
+	}
+}
+
+func (s *Source) lastCommit(channel string) time.Time {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	return s.commits[channel]
+}
