@@ -38,10 +38,10 @@ func (JSONEncoder) Encode(_ string, env *Envelope) ([]byte, error) { return json
 
 // recordMaker turns envelopes into records.
 type recordMaker struct {
-	cfg     *Config
-	values  ValueEncoder
-	dlq     string
-	peKey   string
+	cfg    *Config
+	values ValueEncoder
+	dlq    string
+	peKey  string
 }
 
 // topic applies the topic template.

@@ -53,11 +53,11 @@ type Source struct {
 	failed chan error
 
 	stateMu sync.Mutex
-	commits map[string]time.Time            // last commit timestamp seen, per channel
+	commits map[string]time.Time             // last commit timestamp seen, per channel
 	current map[string]connectorlib.Position // last position emitted, per channel
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	once   sync.Once
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	once    sync.Once
 }
 
 // queueDepth bounds the batches buffered between the channel goroutines
