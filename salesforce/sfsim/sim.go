@@ -252,6 +252,11 @@ func (s *Sim) Token() string {
 	return t
 }
 
+// RefreshToken returns a refresh token, as the authorization code flow
+// would have given a user, for clients configured with the refresh token
+// flow.
+func (s *Sim) RefreshToken() string { return s.auth.IssueRefreshToken() }
+
 // DropStreams ends every live Pub/Sub subscription (UNAVAILABLE, as a
 // server restart would) and every CometD session (clients get
 // 403::Unknown client and must handshake again).
@@ -266,7 +271,9 @@ func (s *Sim) Close() error {
 		s.cometdH.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = s.httpSrv.Shutdown(ctx)
+		if err := s.httpSrv.Shutdown(ctx); err != nil {
+			_ = s.httpSrv.Close() // connections still open after the grace period
+		}
 		stopped := make(chan struct{})
 		go func() {
 			s.grpcSrv.GracefulStop()
