@@ -47,6 +47,7 @@ type Config struct {
 	LoopAction       string        `envconfig:"SOURCE_LOOP_ACTION" default:"drop" desc:"drop or tag changes made by SOURCE_LOOP_CLIENT_IDS."`
 	PlatformEventKey string        `envconfig:"SOURCE_PLATFORM_EVENT_KEY_FIELD" desc:"Payload field used as the Kafka key of platform events; default the event UUID."`
 	GapRepair        bool          `envconfig:"SOURCE_GAP_REPAIR" default:"true" desc:"Repair gap events by reading the records' current state through REST."`
+	SnapshotObjects  []string      `envconfig:"SOURCE_SNAPSHOT_OBJECTS" desc:"Objects whose current state is loaded (kind SNAPSHOT) before their channel streams, on the first run only; each needs its /data/<Object>ChangeEvent channel or /data/ChangeEvents in SOURCE_CHANNELS."`
 }
 
 // Validate implements connectorlib.Validator.
@@ -84,8 +85,37 @@ func (c Config) Validate() error {
 	if !strings.Contains(c.TopicTemplate, "{") && strings.TrimSpace(c.TopicTemplate) == "" {
 		errs = append(errs, fmt.Errorf("%sSOURCE_TOPIC_TEMPLATE: must not be empty", p))
 	}
+	for _, o := range c.SnapshotObjects {
+		if c.snapshotChannel(o) == "" {
+			errs = append(errs, fmt.Errorf("%sSOURCE_SNAPSHOT_OBJECTS: %s has no change channel in %sSOURCE_CHANNELS (/data/%s or /data/ChangeEvents)", p, o, p, strings.TrimPrefix(changeChannel(o), "/data/")))
+		}
+	}
 	if c.LoopAction != LoopDrop && c.LoopAction != LoopTag {
 		errs = append(errs, fmt.Errorf("%sSOURCE_LOOP_ACTION: must be drop or tag, got %q", p, c.LoopAction))
 	}
 	return errors.Join(errs...)
+}
+
+// changeChannel is the change event channel of an object.
+func changeChannel(object string) string {
+	if base, ok := strings.CutSuffix(object, "__c"); ok {
+		return "/data/" + base + "__ChangeEvent"
+	}
+	return "/data/" + object + "ChangeEvent"
+}
+
+// snapshotChannel returns the configured channel that streams object's
+// changes after its snapshot, or "".
+func (c Config) snapshotChannel(object string) string {
+	own := changeChannel(object)
+	all := ""
+	for _, ch := range c.Channels {
+		switch ch {
+		case own:
+			return own
+		case "/data/ChangeEvents":
+			all = ch
+		}
+	}
+	return all
 }

@@ -213,3 +213,57 @@ func TestSource_PubSub_FanOutKeysAndEnvelope(t *testing.T) {
 		t.Fatalf("platform event record: key %q, %+v", pe[0].Key, env)
 	}
 }
+
+func TestSource_Snapshot_ThenStreamWithoutLoss(t *testing.T) {
+	t.Parallel()
+	c := kafkatest.NewFake(t)
+	e := newEnv(t, c, sfsim.StreamTimeouts(time.Minute, 200*time.Millisecond, time.Second))
+	var ids []string
+	if err := e.sim.Transaction(func(tx *sfsim.Tx) error {
+		for i := range 2500 {
+			id, err := tx.Create("Account", map[string]any{"Name": "Snap", "NumberOfEmployees": float64(i)})
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := baseConfig(e, "/data/AccountChangeEvent")
+	cfg.InitialReplay = source.ReplayLatest
+	cfg.SnapshotObjects = []string{"Account"}
+	stop := e.run(t, cfg, connectorlib.DeliveryExactlyOnce)
+	// A change after the snapshot started arrives on the stream.
+	time.Sleep(500 * time.Millisecond)
+	if err := e.sim.Update("Account", ids[0], map[string]any{"Rating": "Hot"}); err != nil {
+		t.Fatal(err)
+	}
+	recs := readEnvelopes(t, c, "salesforce.Account", 2501)
+	snap := map[string]bool{}
+	updated := false
+	for _, r := range recs {
+		env := validate(t, r.Value)
+		switch env.Kind {
+		case source.KindSnapshot:
+			snap[*env.RecordID] = true
+		case source.KindChange:
+			updated = updated || (*env.RecordID == ids[0] && env.ChangeType == "UPDATE")
+		}
+	}
+	if len(snap) != 2500 || !updated {
+		t.Fatalf("snapshot covered %d of 2500 records; stream update seen: %v", len(snap), updated)
+	}
+	stop()
+	// The snapshot is done: a restart does not take it again.
+	stop = e.run(t, cfg, connectorlib.DeliveryExactlyOnce)
+	if err := e.sim.Update("Account", ids[1], map[string]any{"Rating": "Cold"}); err != nil {
+		t.Fatal(err)
+	}
+	recs = readEnvelopes(t, c, "salesforce.Account", 2502)
+	stop()
+	if len(recs) != 2502 {
+		t.Fatalf("after restart %d records, want 2502 (no second snapshot)", len(recs))
+	}
+}

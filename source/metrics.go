@@ -23,6 +23,8 @@ type Metrics struct {
 	gapRepairs    *prometheus.CounterVec
 	position      *prometheus.GaugeVec
 	lag           *prometheus.GaugeVec
+	snapDone      *prometheus.GaugeVec
+	snapTotal     *prometheus.GaugeVec
 
 	mu       sync.Mutex
 	channels map[string]*channelMetrics
@@ -48,11 +50,15 @@ func NewMetrics(reg prometheus.Registerer, connector string) *Metrics {
 			Help: "Replay id of the last event handed to the runtime, by channel (for 8-byte replay ids)."}, []string{"connector", "channel"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sfconnect_source_lag_seconds",
 			Help: "Now minus the commit timestamp of the last change event, by channel."}, []string{"connector", "channel"}),
+		snapDone: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sfconnect_source_snapshot_records_done",
+			Help: "Records loaded by the running or last initial snapshot, by object."}, []string{"connector", "object"}),
+		snapTotal: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sfconnect_source_snapshot_records_total",
+			Help: "Records the initial snapshot of an object has to load (SOQL COUNT at its start)."}, []string{"connector", "object"}),
 		channels: map[string]*channelMetrics{},
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.records, m.decodeErrors, m.deadLetters, m.reconnects, m.invalidReplay,
-			m.loopEvents, m.gapRepairs, m.position, m.lag)
+			m.loopEvents, m.gapRepairs, m.position, m.lag, m.snapDone, m.snapTotal)
 	}
 	return m
 }
@@ -91,4 +97,10 @@ func (c *channelMetrics) commitLag(commit time.Time, now time.Time) {
 	if !commit.IsZero() {
 		c.lag.Set(now.Sub(commit).Seconds())
 	}
+}
+
+type snapshotMetrics struct{ done, total prometheus.Gauge }
+
+func (m *Metrics) snapshot(object string) snapshotMetrics {
+	return snapshotMetrics{done: m.snapDone.WithLabelValues(m.connector, object), total: m.snapTotal.WithLabelValues(m.connector, object)}
 }

@@ -74,10 +74,11 @@ func (s *Source) Open(ctx context.Context, from connectorlib.Positions) error {
 	s.commits, s.current = map[string]time.Time{}, map[string]connectorlib.Position{}
 	s.failed = make(chan error, len(s.cfg.Channels))
 	for _, ch := range s.cfg.Channels {
+		snaps := s.snapshotObjects(ch, from)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.runChannel(runCtx, ch, from[ch])
+			s.runChannel(runCtx, ch, from[ch], snaps)
 		}()
 	}
 	return nil
@@ -135,13 +136,44 @@ func (s *Source) fail(err error) {
 // runChannel keeps one channel subscribed until ctx is done: it reopens
 // after retryable errors from the last position it emitted, and applies
 // the replay policy when that position is no longer available.
-func (s *Source) runChannel(ctx context.Context, channel string, from connectorlib.Position) {
+//
+// snaps are objects whose initial snapshot is still to be taken: the
+// stream is opened first (at the tip, or at its stored position), then the
+// snapshots are emitted, and the snapshots' done markers travel with the
+// stream's first records, so that they become durable together.
+func (s *Source) runChannel(ctx context.Context, channel string, from connectorlib.Position, snaps []string) {
 	pos := from
 	initial := s.cfg.InitialReplay
+	if len(snaps) > 0 && from == nil {
+		initial = ReplayLatest // the snapshot covers everything before the tip
+	}
 	backoff := connectorlib.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second}
 	m := s.metrics.channel(channel)
 	for attempt := 1; ctx.Err() == nil; attempt++ {
 		st, err := s.open(ctx, channel, pos, initial)
+		for _, o := range snaps {
+			if err != nil {
+				break
+			}
+			if err = s.snapshot(ctx, channel, o); err != nil {
+				st.close()
+			}
+		}
+		var pending []connectorlib.Record // snapshot done markers
+		if err == nil {
+			for _, o := range snaps {
+				pending = append(pending, marker(snapshotStream(o), snapshotDone))
+			}
+			if from != nil && len(pending) > 0 {
+				// The stream resumes from a durable position: no hand-off
+				// needed, the snapshot is complete now.
+				if !s.emit(ctx, pending) {
+					st.close()
+					return
+				}
+				pending, snaps = nil, nil
+			}
+		}
 		for err == nil {
 			var recs []connectorlib.Record
 			recs, err = st.next(ctx)
@@ -150,8 +182,15 @@ func (s *Source) runChannel(ctx context.Context, channel string, from connectorl
 				break
 			}
 			attempt = 1
+			if len(recs) > 0 && len(pending) > 0 {
+				// The hand-off: the snapshots are done once the stream's
+				// first position is durable with them. Until then a
+				// resubscription takes the snapshots again.
+				recs = append(recs, pending...)
+				pending, snaps = nil, nil
+			}
 			if len(recs) > 0 {
-				pos = recs[len(recs)-1].Position
+				pos = lastOf(recs, channel)
 				s.setPosition(channel, pos)
 				m.position(pos)
 				if !s.emit(ctx, recs) {
@@ -228,4 +267,14 @@ func (s *Source) lastCommit(channel string) time.Time {
 	s.stateMu.Lock()
 	defer s.stateMu.Unlock()
 	return s.commits[channel]
+}
+
+// lastOf returns the position of the last record of channel in recs.
+func lastOf(recs []connectorlib.Record, channel string) connectorlib.Position {
+	for i := len(recs) - 1; i >= 0; i-- {
+		if recs[i].Stream == channel {
+			return recs[i].Position
+		}
+	}
+	return nil
 }

@@ -93,7 +93,9 @@ func (p *pubsubStream) next(ctx context.Context) ([]connectorlib.Record, error) 
 		}
 		out = append(out, recs...)
 	}
-	p.last = out[len(out)-1].Position
+	if len(out) > 0 {
+		p.last = out[len(out)-1].Position
+	}
 	return out, nil
 }
 
