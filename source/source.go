@@ -16,6 +16,9 @@ import (
 // id is no longer available; the replay policy decides what follows.
 var errInvalidReplay = errors.New("stored replay id is no longer available")
 
+// errSourceClosed is returned by Read after Close.
+var errSourceClosed = errors.New("read: source closed")
+
 // stream is one open subscription to one channel.
 type stream interface {
 	// next blocks for the next batch of events and returns their records;
@@ -56,6 +59,7 @@ type Source struct {
 	commits map[string]time.Time             // last commit timestamp seen, per channel
 	current map[string]connectorlib.Position // last position emitted, per channel
 	cancel  context.CancelFunc
+	closed  chan struct{} // closed by Close: unblocks Read
 	wg      sync.WaitGroup
 	once    sync.Once
 }
@@ -71,6 +75,7 @@ func (s *Source) Open(ctx context.Context, from connectorlib.Positions) error {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.queue = make(chan []connectorlib.Record, queueDepth)
+	s.closed = make(chan struct{})
 	s.commits, s.current = map[string]time.Time{}, map[string]connectorlib.Position{}
 	s.failed = make(chan error, len(s.cfg.Channels))
 	for _, ch := range s.cfg.Channels {
@@ -91,6 +96,8 @@ func (s *Source) Read(ctx context.Context) ([]connectorlib.Record, error) {
 		return recs, nil
 	case err := <-s.failed:
 		return nil, err
+	case <-s.closed:
+		return nil, errSourceClosed
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -104,6 +111,9 @@ func (s *Source) Ack(context.Context, string, connectorlib.Position) error { ret
 // Close implements connectorlib.Source: it stops every subscription.
 func (s *Source) Close(context.Context) error {
 	s.once.Do(func() {
+		if s.closed != nil {
+			close(s.closed)
+		}
 		if s.cancel != nil {
 			s.cancel()
 		}
@@ -149,6 +159,7 @@ func (s *Source) runChannel(ctx context.Context, channel string, from connectorl
 	}
 	backoff := connectorlib.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second}
 	m := s.metrics.channel(channel)
+	var resyncAt connectorlib.Position // set while a resync is due
 	for attempt := 1; ctx.Err() == nil; attempt++ {
 		st, err := s.open(ctx, channel, pos, initial)
 		for _, o := range snaps {
@@ -157,6 +168,17 @@ func (s *Source) runChannel(ctx context.Context, channel string, from connectorl
 			}
 			if err = s.snapshot(ctx, channel, o); err != nil {
 				st.close()
+			}
+		}
+		if err == nil && resyncAt != nil {
+			// A resync is due (replay policy resync): its records carry the
+			// position the stream was refused at, so a crash before the
+			// stream stores a newer one repeats the resync, losing nothing.
+			if err = s.resync(ctx, channel, resyncAt); err != nil {
+				st.close()
+				err = fmt.Errorf("resync %s: %w", channel, err)
+			} else {
+				resyncAt = nil
 			}
 		}
 		var pending []connectorlib.Record // snapshot done markers
@@ -204,23 +226,27 @@ func (s *Source) runChannel(ctx context.Context, channel string, from connectorl
 		}
 		switch {
 		case errors.Is(err, errInvalidReplay):
+			if s.cfg.OnInvalidReplay == ReplayFail || s.cfg.OnInvalidReplay == "" {
+				// The error is the only report: the runner stops on it and
+				// the process logs it once (never log and return).
+				s.fail(connectorlib.PermanentCode("INVALID_REPLAY", fmt.Errorf("channel %s: stored replay id %x: %w (%s_SOURCE_ON_INVALID_REPLAY=fail): %w",
+					channel, []byte(pos), errInvalidReplay, connectorlib.EnvPrefix, err)))
+				return
+			}
 			m.invalidReplay.Inc()
-			s.log.Warn("stored replay id is no longer available", "channel", channel, "policy", s.cfg.OnInvalidReplay, "err", err)
+			s.log.Warn("stored replay id is no longer available", "channel", channel, "replay_id", fmt.Sprintf("%x", []byte(pos)),
+				"policy", s.cfg.OnInvalidReplay, "err", err)
 			switch s.cfg.OnInvalidReplay {
 			case ReplayEarliest:
 				pos, initial = nil, ReplayEarliest
 			case ReplayLatest:
 				pos, initial = nil, ReplayLatest
 			case ReplayResync:
-				if rerr := s.resync(ctx, channel); rerr != nil {
-					s.fail(fmt.Errorf("resync %s: %w", channel, rerr))
-					return
-				}
+				// The stream is reopened at the tip first and the resync
+				// runs once it is open (below), so that a change made
+				// during the resync is on the stream if the query misses it.
+				resyncAt = pos
 				pos, initial = nil, ReplayLatest
-			default:
-				s.fail(connectorlib.Permanent(fmt.Errorf("channel %s: %w (%s_SOURCE_ON_INVALID_REPLAY=fail): %w",
-					channel, errInvalidReplay, connectorlib.EnvPrefix, err)))
-				return
 			}
 			continue
 		case !connectorlib.IsRetryable(err):
