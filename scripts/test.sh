@@ -3,9 +3,13 @@
 # integration suites, against kfake and a real Apache Kafka broker that this
 # script starts on 127.0.0.1 and stops by PID. A broker that cannot start
 # fails the run (TEST_KAFKA_REQUIRED=1), and so do missing Node clients
-# (TEST_NODE_REQUIRED=1): nothing is skipped silently.
+# (TEST_NODE_REQUIRED=1) and a missing Schema Registry (Apicurio, resolved
+# with Maven; TEST_SCHEMA_REGISTRY_REQUIRED=1): nothing is skipped silently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+TEST_APICURIO_JAR=$(bash scripts/schema-registry/install.sh | tail -n 1)
+export TEST_APICURIO_JAR TEST_SCHEMA_REGISTRY_REQUIRED=1
 
 broker_env=$(bash scripts/kafka/start.sh)
 eval "$broker_env"

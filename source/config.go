@@ -48,6 +48,12 @@ type Config struct {
 	PlatformEventKey string        `envconfig:"SOURCE_PLATFORM_EVENT_KEY_FIELD" desc:"Payload field used as the Kafka key of platform events; default the event UUID."`
 	GapRepair        bool          `envconfig:"SOURCE_GAP_REPAIR" default:"true" desc:"Repair gap events by reading the records' current state through REST."`
 	SnapshotObjects  []string      `envconfig:"SOURCE_SNAPSHOT_OBJECTS" desc:"Objects whose current state is loaded (kind SNAPSHOT) before their channel streams, on the first run only; each needs its /data/<Object>ChangeEvent channel or /data/ChangeEvents in SOURCE_CHANNELS."`
+
+	// Record values: json, or avro registered in a Schema Registry (avro.go).
+	ValueFormat            string `envconfig:"SOURCE_VALUE_FORMAT" default:"json" desc:"Record value format: json, or avro (Confluent Schema Registry wire format; the schema is registered under the subject <topic>-value)."`
+	SchemaRegistryURL      string `envconfig:"SOURCE_SCHEMA_REGISTRY_URL" desc:"Schema Registry URL (comma-separated for several); required when SOURCE_VALUE_FORMAT=avro."`
+	SchemaRegistryUsername string `envconfig:"SOURCE_SCHEMA_REGISTRY_USERNAME" desc:"Schema Registry basic-auth username (API key), if the registry needs one."`
+	SchemaRegistryPassword string `envconfig:"SOURCE_SCHEMA_REGISTRY_PASSWORD" secret:"true" desc:"Schema Registry basic-auth password (API secret)."`
 }
 
 // Validate implements connectorlib.Validator.
@@ -93,6 +99,7 @@ func (c Config) Validate() error {
 	if c.LoopAction != LoopDrop && c.LoopAction != LoopTag {
 		errs = append(errs, fmt.Errorf("%sSOURCE_LOOP_ACTION: must be drop or tag, got %q", p, c.LoopAction))
 	}
+	errs = append(errs, c.validateValueFormat(p)...)
 	return errors.Join(errs...)
 }
 

@@ -34,8 +34,12 @@ func runSource(_ []string, _, stderr io.Writer) int {
 			return err
 		}
 		rest := salesforce.NewClient(tokens, hc, salesforce.ClientConfig{APIVersion: auth.APIVersion})
+		values, err := sfsource.NewValueEncoder(cfg) // JSON, or Avro with the Schema Registry
+		if err != nil {
+			return err
+		}
 		conn, err := sfsource.New(ctx, cfg, sfsource.Deps{
-			Connector: runner.Name, Tokens: tokens, HTTPClient: hc, REST: rest, APIVersion: auth.APIVersion,
+			Connector: runner.Name, Tokens: tokens, HTTPClient: hc, REST: rest, APIVersion: auth.APIVersion, Values: values,
 			Metrics: sfsource.NewMetrics(p.reg, runner.Name), Logger: p.log,
 		})
 		if err != nil {
