@@ -3,8 +3,11 @@ package source_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,6 +57,34 @@ func newEnv(t *testing.T, c *kafkatest.Cluster, opts ...sfsim.Opt) *env {
 // run starts the source runner with cfg and returns a stop function.
 func (e *env) run(t *testing.T, cfg source.Config, mode connectorlib.DeliveryMode) func() {
 	t.Helper()
+	r := e.start(t, cfg, mode, runOpts{})
+	return func() {
+		if err := r.stop(); err != nil {
+			t.Errorf("runner: %v", err)
+		}
+	}
+}
+
+// runOpts are optional dependencies of a source under test.
+type runOpts struct {
+	metrics *source.Metrics // nil: unregistered metrics
+	logger  *slog.Logger    // nil: no logs
+}
+
+// running is a source runner started by env.start.
+type running struct {
+	cancel context.CancelFunc
+	conn   *source.Connector
+	hc     *http.Client
+	done   chan struct{} // closed when Run returned; err is then set
+	err    error
+	once   sync.Once
+}
+
+// start starts the source runner with cfg. It is stopped when t ends, or
+// earlier with stop; wait waits for it to stop on its own.
+func (e *env) start(t *testing.T, cfg source.Config, mode connectorlib.DeliveryMode, o runOpts) *running {
+	t.Helper()
 	tokens, err := salesforce.NewAuthenticator(e.auth)
 	if err != nil {
 		t.Fatal(err)
@@ -65,9 +96,11 @@ func (e *env) run(t *testing.T, cfg source.Config, mode connectorlib.DeliveryMod
 	ctx, cancel := context.WithCancel(context.Background())
 	conn, err := source.New(ctx, cfg, source.Deps{
 		Connector: e.name, Tokens: tokens, HTTPClient: hc, APIVersion: "62.0",
-		REST: salesforce.NewClient(tokens, hc, salesforce.ClientConfig{APIVersion: "62.0"}),
+		REST:    salesforce.NewClient(tokens, hc, salesforce.ClientConfig{APIVersion: "62.0"}),
+		Metrics: o.metrics, Logger: o.logger,
 	})
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	rcfg := connectorlib.SourceConfig{
@@ -76,17 +109,48 @@ func (e *env) run(t *testing.T, cfg source.Config, mode connectorlib.DeliveryMod
 		TopicAutoCreate: true, TopicPartitions: 3, TopicReplication: -1,
 		ShutdownTimeout: 10 * time.Second, RestartBackoffMax: time.Second,
 	}
-	done := make(chan error, 1)
+	r := &running{cancel: cancel, conn: conn, hc: hc, done: make(chan struct{})}
 	go func() {
-		done <- connectorlib.NewSourceRunner(rcfg, conn.Factory(), connectorlib.Deps{Kafka: e.cluster.Opts()}).Run(ctx)
+		r.err = connectorlib.NewSourceRunner(rcfg, conn.Factory(), connectorlib.Deps{Kafka: e.cluster.Opts()}).Run(ctx)
+		close(r.done)
 	}()
-	return func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("runner: %v", err)
-		}
-		_ = conn.Close()
+	t.Cleanup(func() { _ = r.stop() })
+	return r
+}
+
+// stopped reports whether Run has returned on its own.
+func (r *running) stopped() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
 	}
+}
+
+// wait waits up to d for Run to return on its own and returns its error.
+func (r *running) wait(t *testing.T, d time.Duration) error {
+	t.Helper()
+	select {
+	case <-r.done:
+		return r.err
+	case <-time.After(d):
+		t.Fatalf("the runner still runs after %v", d)
+		return nil
+	}
+}
+
+// stop cancels the runner, waits for Run and returns its error.
+func (r *running) stop() error {
+	r.cancel()
+	<-r.done
+	r.once.Do(func() {
+		_ = r.conn.Close()
+		// Idle keep-alive connections would hold up the simulator's
+		// graceful shutdown.
+		r.hc.CloseIdleConnections()
+	})
+	return r.err
 }
 
 func baseConfig(e *env, channels ...string) source.Config {

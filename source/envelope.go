@@ -58,16 +58,21 @@ type Header struct {
 	CommitUser      string    `avro:"commit_user" json:"commit_user"`
 }
 
-// originClient extracts <id> from com/salesforce/api/rest/62.0;client=<id>.
+// originClient extracts <id> from com/salesforce/api/rest/62.0;client=<id>
+// as the loop prevention ADR says: the parameters after the first ';',
+// split on ';' or ',', the value of client= with whitespace and one
+// trailing '/' removed (…;client=Workbench/ is Workbench).
 func originClient(origin string) string {
-	_, after, ok := strings.Cut(origin, ";client=")
+	_, params, ok := strings.Cut(origin, ";")
 	if !ok {
 		return ""
 	}
-	if i := strings.IndexAny(after, ";,"); i >= 0 {
-		after = after[:i]
+	for _, p := range strings.FieldsFunc(params, func(r rune) bool { return r == ';' || r == ',' }) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(p), "client="); ok {
+			return strings.TrimSuffix(strings.TrimSpace(v), "/")
+		}
 	}
-	return after
+	return ""
 }
 
 func strp(s string) *string {

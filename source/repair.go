@@ -2,12 +2,14 @@ package source
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/sfconnect/sfconnect/connectorlib"
 	"github.com/sfconnect/sfconnect/salesforce"
+	"github.com/sfconnect/sfconnect/salesforce/cdc"
 )
 
 // repairGap turns a gap event into the current state of its records, read
@@ -38,16 +40,23 @@ func (s *Source) repairGap(ctx context.Context, env *Envelope) ([]Envelope, erro
 		out.ChangeType = "DELETE"
 		return []Envelope{out}, nil
 	}
-	out.Fields = restFields(recs[0])
+	out.Fields = restFields(recs[0], d)
 	return []Envelope{out}, nil
 }
 
 // queryableFields are the fields to read back: every field but compounds
-// (their components are read instead).
+// (address, location, and fields such as Contact.Name that other fields
+// name as their compound): their components are read instead.
 func queryableFields(fields []salesforce.Field) []string {
+	compounds := map[string]bool{}
+	for _, f := range fields {
+		if f.CompoundFieldName != "" {
+			compounds[f.CompoundFieldName] = true
+		}
+	}
 	var out []string
 	for _, f := range fields {
-		if f.Type == "address" || f.Type == "location" {
+		if f.Type == "address" || f.Type == "location" || compounds[f.Name] {
 			continue
 		}
 		out = append(out, f.Name)
@@ -55,22 +64,92 @@ func queryableFields(fields []salesforce.Field) []string {
 	return out
 }
 
-// restFields turns a REST record into envelope field values.
-func restFields(rec map[string]any) map[string]any {
+// restLayout maps REST field names to the envelope names and Salesforce
+// types change events use, so that a record read back (gap repair,
+// resync, snapshot) looks like a change of the same record: compound
+// components flattened as in the change event schema (BillingCity as
+// BillingAddress.City, FirstName as Name.FirstName).
+type restLayout struct {
+	names map[string]string // REST name -> envelope name
+	types map[string]string // REST name -> Salesforce type
+}
+
+func layoutOf(d *salesforce.SObjectDescribe) restLayout {
+	l := restLayout{names: map[string]string{}, types: map[string]string{}}
+	if d == nil {
+		return l
+	}
+	for _, f := range d.Fields {
+		l.types[f.Name] = strings.ToLower(f.Type)
+	}
+	s, err := cdc.ChangeEventSchema(d)
+	if err != nil {
+		return l // names as REST gives them
+	}
+	for _, f := range s.Fields() {
+		for _, c := range f.Components {
+			if c.SObjectField != "" {
+				l.names[c.SObjectField] = f.Name + "." + c.Name
+			}
+		}
+	}
+	return l
+}
+
+// restFields turns a REST record of the object described by d into
+// envelope field values, named and typed as change events have them.
+func restFields(rec map[string]any, d *salesforce.SObjectDescribe) map[string]any {
+	return layoutOf(d).fields(rec)
+}
+
+func (l restLayout) fields(rec map[string]any) map[string]any {
 	out := map[string]any{}
 	for k, v := range rec {
 		if k == "attributes" {
 			continue
 		}
+		name := k
+		if n, ok := l.names[k]; ok {
+			name = n
+		}
 		if m, ok := v.(map[string]any); ok {
-			for ck, cv := range restFields(m) {
-				out[k+"."+ck] = cv
+			for ck, cv := range (restLayout{}).fields(m) {
+				out[name+"."+ck] = cv
 			}
 			continue
 		}
-		out[k] = envelopeValue(v, "")
+		out[name] = restValue(v, l.types[k])
 	}
 	return out
+}
+
+// restValue converts one REST value like envelopeValue converts a decoded
+// change event value: numbers (json.Number) become longs for integer types
+// and doubles otherwise, datetimes (2006-01-02T15:04:05.000+0000) ISO
+// strings in UTC with a Z.
+func restValue(v any, sfType string) any {
+	switch x := v.(type) {
+	case json.Number:
+		if sfType == "int" || sfType == "long" || (sfType == "" && !strings.ContainsAny(string(x), ".eE")) {
+			if i, err := x.Int64(); err == nil {
+				return i
+			}
+		}
+		if f, err := x.Float64(); err == nil {
+			return f
+		}
+		return string(x)
+	case string:
+		if sfType == "datetime" {
+			for _, layout := range []string{"2006-01-02T15:04:05.000-0700", time.RFC3339Nano} {
+				if t, err := time.Parse(layout, x); err == nil {
+					return envelopeValue(t, sfType)
+				}
+			}
+		}
+		return x
+	}
+	return envelopeValue(v, sfType)
 }
 
 // entityOf returns the object of a single-object change channel.
@@ -88,8 +167,10 @@ func entityOf(channel string) (string, bool) {
 
 // resync re-reads the records of a channel's object changed since the last
 // commit seen (minus SOURCE_RESYNC_BUFFER) and emits them as RESYNC
-// records, at the channel's current position.
-func (s *Source) resync(ctx context.Context, channel string) error {
+// records at pos. Stored positions carry no commit time, so when no commit
+// was seen in this session (a resync right after a restart) every record
+// of the object is re-read.
+func (s *Source) resync(ctx context.Context, channel string, pos connectorlib.Position) error {
 	entity, ok := entityOf(channel)
 	if !ok {
 		return connectorlib.Permanent(fmt.Errorf("resync needs a single-object channel (/data/<Object>ChangeEvent), not %s", channel))
@@ -101,7 +182,7 @@ func (s *Source) resync(ctx context.Context, channel string) error {
 	if len(envs) == 0 {
 		return nil
 	}
-	recs, err := s.maker.records(channel, s.position(channel), envs)
+	recs, err := s.maker.records(channel, pos, envs)
 	if err != nil {
 		return err
 	}
@@ -122,6 +203,7 @@ func (s *Source) resyncEntity(ctx context.Context, channel, entity string, since
 		return nil, err
 	}
 	q := "SELECT " + strings.Join(queryableFields(d.Fields), ", ") + " FROM " + d.Name
+	layout := layoutOf(d)
 	if !since.IsZero() {
 		q += " WHERE LastModifiedDate >= " + since.Add(-s.cfg.ResyncBuffer).UTC().Format("2006-01-02T15:04:05Z")
 	}
@@ -131,7 +213,7 @@ func (s *Source) resyncEntity(ctx context.Context, channel, entity string, since
 		id, _ := rec["Id"].(string)
 		out = append(out, Envelope{
 			EnvelopeVersion: EnvelopeVersion, Kind: KindResync, Entity: d.Name, RecordID: &id, ChangeType: "SNAPSHOT",
-			Fields: restFields(rec), ChangedFields: []string{}, NulledFields: []string{}, DiffFields: []string{},
+			Fields: layout.fields(rec), ChangedFields: []string{}, NulledFields: []string{}, DiffFields: []string{},
 			Channel: channel, DedupeKey: dedupeKey(channel, nil, id) + "|resync|" + now.UTC().Format(time.RFC3339Nano), ReceivedAt: now,
 		})
 		return nil

@@ -57,6 +57,7 @@ func (s *Source) snapshot(ctx context.Context, channel, object string) error {
 	m := s.metrics.snapshot(object)
 	m.total.Set(float64(total))
 	fields := strings.Join(queryableFields(d.Fields), ", ")
+	layout := layoutOf(d)
 	stream := snapshotStream(object)
 	start, lastLog := s.now(), s.now()
 	done, last := 0, ""
@@ -72,7 +73,7 @@ func (s *Source) snapshot(ctx context.Context, channel, object string) error {
 			id, _ := rec["Id"].(string)
 			envs = append(envs, Envelope{
 				EnvelopeVersion: EnvelopeVersion, Kind: KindSnapshot, Entity: d.Name, RecordID: &id, ChangeType: "SNAPSHOT",
-				Fields: restFields(rec), ChangedFields: []string{}, NulledFields: []string{}, DiffFields: []string{},
+				Fields: layout.fields(rec), ChangedFields: []string{}, NulledFields: []string{}, DiffFields: []string{},
 				Channel: channel, DedupeKey: dedupeKey(channel, nil, id) + "|snapshot|" + start.UTC().Format(time.RFC3339Nano), ReceivedAt: now,
 			})
 			last = id

@@ -275,12 +275,6 @@ func (s *Source) setPosition(channel string, pos connectorlib.Position) {
 	s.current[channel] = pos
 }
 
-func (s *Source) position(channel string) connectorlib.Position {
-	s.stateMu.Lock()
-	defer s.stateMu.Unlock()
-	return s.current[channel]
-}
-
 func (s *Source) noteCommit(channel string, t time.Time) {
 	s.stateMu.Lock()
 	defer s.stateMu.Unlock()

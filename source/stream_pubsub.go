@@ -55,6 +55,14 @@ func (p *pubsubStream) next(ctx context.Context) ([]connectorlib.Record, error) 
 	if err != nil {
 		return nil, mapPubSubErr(err)
 	}
+	return p.batch(ctx, b)
+}
+
+// batch turns one FetchResponse into records: an event that cannot be
+// decoded becomes a dead-letter record at its position, and the events
+// after it are processed as usual.
+func (p *pubsubStream) batch(ctx context.Context, b pubsub.Batch) ([]connectorlib.Record, error) {
+	var err error
 	if len(b.Events) == 0 {
 		if len(b.LatestReplayID) == 0 || bytes.Equal(b.LatestReplayID, p.last) {
 			return nil, nil

@@ -26,9 +26,11 @@ type schemaEntry struct {
 // cdc.ParseSchema. Schemas are cached for the life of the client by the
 // server's id (the returned Schema's own ID is cdc's fingerprint, which
 // need not match it on a real org): each id is fetched with GetSchema once,
-// however many goroutines ask for it at the same time. Failures are not
-// cached. A caller whose ctx ends while another goroutine fetches gets
-// ctx's error; the fetch goes on for the others.
+// however many goroutines ask for it at the same time: the first fetches,
+// the others wait for its result. Failures are not cached, so the next call
+// fetches again. A waiting caller whose ctx ends returns ctx's error while
+// the fetch goes on; when the fetching caller's ctx ends instead, a waiting
+// caller fetches in its place.
 func (c *Client) Schema(ctx context.Context, schemaID string) (*cdc.Schema, error) {
 	if schemaID == "" {
 		return nil, connectorlib.PermanentCode("SCHEMA_ID", errors.New("get schema: the schema id is empty"))
