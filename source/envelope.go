@@ -4,9 +4,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
+	"weak"
 
 	"github.com/sfconnect/sfconnect/salesforce/cdc"
 )
@@ -134,13 +137,7 @@ func nonNil(s []string) []string {
 // flattened with dots, dates and datetimes (epoch ms) into ISO strings,
 // ints into longs.
 func flattenFields(in map[string]any, s *cdc.Schema) map[string]any {
-	types := map[string]string{}
-	for _, f := range s.Fields() {
-		types[f.Name] = f.Type
-		for _, c := range f.Components {
-			types[f.Name+"."+c.Name] = c.Type
-		}
-	}
+	types := fieldTypes(s)
 	out := make(map[string]any, len(in))
 	var put func(prefix string, m map[string]any)
 	put = func(prefix string, m map[string]any) {
@@ -158,6 +155,40 @@ func flattenFields(in map[string]any, s *cdc.Schema) map[string]any {
 	}
 	put("", in)
 	return out
+}
+
+// fieldTypesCache holds fieldTypes per schema: building the map took more
+// time than decoding the event. Schemas are immutable and the Pub/Sub client
+// keeps one per schema id, so each map is built once; an entry goes when its
+// schema is collected. (Not keyed by the schema's ID: cdc's fingerprint
+// leaves out the Salesforce types, so a date field that became a datetime
+// keeps the id.)
+var fieldTypesCache sync.Map // weak.Pointer[cdc.Schema] -> map[string]string
+
+// fieldTypes returns the Salesforce type of each field of s, compound
+// components under their flattened names. The map is shared: read only.
+func fieldTypes(s *cdc.Schema) map[string]string {
+	var key weak.Pointer[cdc.Schema]
+	if s != nil {
+		key = weak.Make(s)
+		if types, ok := fieldTypesCache.Load(key); ok {
+			return types.(map[string]string)
+		}
+	}
+	types := map[string]string{}
+	for _, f := range s.Fields() {
+		types[f.Name] = f.Type
+		for _, c := range f.Components {
+			types[f.Name+"."+c.Name] = c.Type
+		}
+	}
+	if s != nil {
+		if cached, loaded := fieldTypesCache.LoadOrStore(key, types); loaded {
+			return cached.(map[string]string)
+		}
+		runtime.AddCleanup(s, func(k weak.Pointer[cdc.Schema]) { fieldTypesCache.Delete(k) }, key)
+	}
+	return types
 }
 
 // envelopeValue converts one decoded value by its Salesforce type.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/sfconnect/sfconnect/connectorlib"
 )
@@ -42,12 +43,22 @@ type recordMaker struct {
 	values ValueEncoder
 	dlq    string
 	peKey  string
+	topics sync.Map // topicKey -> the template applied
 }
 
-// topic applies the topic template.
+type topicKey struct{ entity, channel string }
+
+// topic applies the topic template, once per entity and channel: building
+// the replacer took more time than the rest of the record.
 func (m *recordMaker) topic(env *Envelope) string {
+	k := topicKey{env.Entity, env.Channel}
+	if t, ok := m.topics.Load(k); ok {
+		return t.(string)
+	}
 	ch := strings.ReplaceAll(strings.Trim(env.Channel, "/"), "/", ".")
-	return strings.NewReplacer("{entity}", env.Entity, "{channel}", ch).Replace(m.cfg.TopicTemplate)
+	t := strings.NewReplacer("{entity}", env.Entity, "{channel}", ch).Replace(m.cfg.TopicTemplate)
+	m.topics.Store(k, t)
+	return t
 }
 
 // key returns the record key: the record id, or for platform events the
