@@ -37,18 +37,20 @@ const (
 // SourceConfig configures a SourceRunner. Field tags name the environment
 // variables (with the SFCONNECT_ prefix) that LoadEnv reads.
 type SourceConfig struct {
-	Name                string        `envconfig:"CONNECTOR_NAME" required:"true" desc:"Unique connector name; keys its positions and its transactional id."`
-	StreamGroup         string        `envconfig:"SOURCE_STREAM_GROUP" default:"0" desc:"Which group of streams this process serves; with CONNECTOR_NAME it forms the stable transactional id, so a second copy of the same group fences the first."`
-	DeliveryMode        DeliveryMode  `envconfig:"DELIVERY_MODE" default:"auto" desc:"exactly_once, at_least_once, or auto (exactly_once where the broker supports transactions)."`
-	OffsetsTopic        string        `envconfig:"OFFSETS_TOPIC" desc:"Compacted topic holding this connector's source positions; created if missing. Default sfconnect.offsets.<CONNECTOR_NAME>.<SOURCE_STREAM_GROUP>. Never share it with another transactional writer: its open transactions would hold back the positions this connector restores."`
-	MaxInFlight         int           `envconfig:"SOURCE_MAX_IN_FLIGHT" default:"10000" desc:"Records read but not yet acknowledged by Kafka (at_least_once); reading pauses at this bound."`
-	OffsetFlushInterval time.Duration `envconfig:"SOURCE_OFFSET_FLUSH_INTERVAL" default:"1s" desc:"How often acknowledged positions are stored (at_least_once)."`
-	TransactionTimeout  time.Duration `envconfig:"SOURCE_TRANSACTION_TIMEOUT" default:"60s" desc:"Kafka transaction timeout (exactly_once); an unfinished transaction of a crashed process is aborted after it."`
-	TopicAutoCreate     bool          `envconfig:"TOPIC_AUTO_CREATE" default:"true" desc:"Create target topics that do not exist."`
-	TopicPartitions     int32         `envconfig:"TOPIC_PARTITIONS" default:"6" desc:"Partitions of auto-created target topics."`
-	TopicReplication    int16         `envconfig:"TOPIC_REPLICATION_FACTOR" default:"-1" desc:"Replication factor of auto-created topics; -1 uses the broker default."`
-	ShutdownTimeout     time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"Bound on draining (flush, commit) after SIGTERM."`
-	RestartBackoffMax   time.Duration `envconfig:"RESTART_BACKOFF_MAX" default:"30s" desc:"Cap on the delay between session restarts after errors."`
+	Name                  string        `envconfig:"CONNECTOR_NAME" required:"true" desc:"Unique connector name; keys its positions and its transactional id."`
+	StreamGroup           string        `envconfig:"SOURCE_STREAM_GROUP" default:"0" desc:"Which group of streams this process serves; with CONNECTOR_NAME it forms the stable transactional id, so a second copy of the same group fences the first."`
+	DeliveryMode          DeliveryMode  `envconfig:"DELIVERY_MODE" default:"auto" desc:"exactly_once, at_least_once, or auto (exactly_once where the broker supports transactions)."`
+	OffsetsTopic          string        `envconfig:"OFFSETS_TOPIC" desc:"Compacted topic holding this connector's source positions; created if missing. Default sfconnect.offsets.<CONNECTOR_NAME>.<SOURCE_STREAM_GROUP>. Never share it with another transactional writer: its open transactions would hold back the positions this connector restores."`
+	MaxInFlight           int           `envconfig:"SOURCE_MAX_IN_FLIGHT" default:"10000" desc:"Records read but not yet acknowledged by Kafka (at_least_once); reading pauses at this bound."`
+	OffsetFlushInterval   time.Duration `envconfig:"SOURCE_OFFSET_FLUSH_INTERVAL" default:"1s" desc:"How often acknowledged positions are stored (at_least_once)."`
+	TransactionTimeout    time.Duration `envconfig:"SOURCE_TRANSACTION_TIMEOUT" default:"60s" desc:"Kafka transaction timeout (exactly_once); an unfinished transaction of a crashed process is aborted after it."`
+	TransactionMaxRecords int           `envconfig:"SOURCE_TRANSACTION_MAX_RECORDS" default:"5000" desc:"Most records one Kafka transaction carries (exactly_once): records the source already has are added to a transaction up to this bound."`
+	TransactionLinger     time.Duration `envconfig:"SOURCE_TRANSACTION_LINGER" default:"2ms" desc:"How long a transaction waits for more records from the source before it commits (exactly_once)."`
+	TopicAutoCreate       bool          `envconfig:"TOPIC_AUTO_CREATE" default:"true" desc:"Create target topics that do not exist."`
+	TopicPartitions       int32         `envconfig:"TOPIC_PARTITIONS" default:"6" desc:"Partitions of auto-created target topics."`
+	TopicReplication      int16         `envconfig:"TOPIC_REPLICATION_FACTOR" default:"-1" desc:"Replication factor of auto-created topics; -1 uses the broker default."`
+	ShutdownTimeout       time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"Bound on draining (flush, commit) after SIGTERM."`
+	RestartBackoffMax     time.Duration `envconfig:"RESTART_BACKOFF_MAX" default:"30s" desc:"Cap on the delay between session restarts after errors."`
 }
 
 // Validate implements Validator.
@@ -70,6 +72,12 @@ func (c SourceConfig) Validate() error {
 	}
 	if c.TransactionTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("%s_SOURCE_TRANSACTION_TIMEOUT: must be at least 1s", EnvPrefix))
+	}
+	if c.TransactionMaxRecords < 1 {
+		errs = append(errs, fmt.Errorf("%s_SOURCE_TRANSACTION_MAX_RECORDS: must be at least 1", EnvPrefix))
+	}
+	if c.TransactionLinger < 0 {
+		errs = append(errs, fmt.Errorf("%s_SOURCE_TRANSACTION_LINGER: must not be negative", EnvPrefix))
 	}
 	if c.TopicPartitions < 1 {
 		errs = append(errs, fmt.Errorf("%s_TOPIC_PARTITIONS: must be at least 1", EnvPrefix))

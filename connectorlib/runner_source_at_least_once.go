@@ -19,7 +19,8 @@ func (r *SourceRunner) sessionAtLeastOnce(ctx context.Context) error {
 	drain, cancelDrain := drainContext(ctx, r.cfg.ShutdownTimeout)
 	defer cancelDrain()
 
-	opts := append(append([]kgo.Opt(nil), r.deps.Kafka...), kgo.RequiredAcks(kgo.AllISRAcks()))
+	opts := append(append([]kgo.Opt(nil), r.deps.Kafka...), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.MetadataMinAge(250*time.Millisecond)) // see sessionExactlyOnce
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return Permanent(fmt.Errorf("create producer: %w", err))

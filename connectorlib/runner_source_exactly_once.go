@@ -22,6 +22,10 @@ func (r *SourceRunner) sessionExactlyOnce(ctx context.Context) error {
 	opts := append(append([]kgo.Opt(nil), r.deps.Kafka...),
 		kgo.TransactionalID(r.cfg.TransactionalID()),
 		kgo.TransactionTimeout(r.cfg.TransactionTimeout),
+		// A topic auto-created a moment ago has no leader in the first
+		// metadata answer; the default 5 s minimum between refreshes stalled
+		// the first transaction into it for that long.
+		kgo.MetadataMinAge(250*time.Millisecond),
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -52,6 +56,10 @@ func (r *SourceRunner) sessionExactlyOnce(ctx context.Context) error {
 		if len(recs) == 0 {
 			continue
 		}
+		// Records the source already has join the same transaction: one
+		// commit costs milliseconds on a real broker, so one per Read would
+		// cap the throughput.
+		recs, pending := r.coalesce(ctx, src, recs)
 		start := time.Now()
 		// The batch is finished even when ctx is cancelled meanwhile: a
 		// stop waits for the transaction in flight (bounded by drain).
@@ -66,6 +74,9 @@ func (r *SourceRunner) sessionExactlyOnce(ctx context.Context) error {
 			return err
 		}
 		r.deps.Metrics.SourceBatchSeconds.WithLabelValues(r.cfg.Name).Observe(time.Since(start).Seconds())
+		if pending != nil {
+			return pending
+		}
 		perStream := map[string]int{}
 		for i := range recs {
 			perStream[recs[i].Stream]++
@@ -77,6 +88,26 @@ func (r *SourceRunner) sessionExactlyOnce(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// coalesce adds to recs what further Reads return within the linger,
+// up to TransactionMaxRecords. A Read error ends the batch; it is returned
+// as pending, for after the batch is committed (nothing read is dropped).
+func (r *SourceRunner) coalesce(ctx context.Context, src Source, recs []Record) ([]Record, error) {
+	for len(recs) < r.cfg.TransactionMaxRecords {
+		lctx, cancel := context.WithTimeout(ctx, r.cfg.TransactionLinger)
+		more, err := src.Read(lctx)
+		cancel()
+		switch {
+		case err == nil:
+			recs = append(recs, more...)
+			continue
+		case errors.Is(err, ErrBackoff), lctx.Err() != nil && ctx.Err() == nil:
+			return recs, nil // nothing more right now
+		}
+		return recs, err
+	}
+	return recs, nil
 }
 
 // commitBatch produces recs and their streams' last positions in one
