@@ -44,7 +44,7 @@ type SourceConfig struct {
 	MaxInFlight           int           `envconfig:"SOURCE_MAX_IN_FLIGHT" default:"10000" desc:"Records read but not yet acknowledged by Kafka (at_least_once); reading pauses at this bound."`
 	OffsetFlushInterval   time.Duration `envconfig:"SOURCE_OFFSET_FLUSH_INTERVAL" default:"1s" desc:"How often acknowledged positions are stored (at_least_once)."`
 	TransactionTimeout    time.Duration `envconfig:"SOURCE_TRANSACTION_TIMEOUT" default:"60s" desc:"Kafka transaction timeout (exactly_once); an unfinished transaction of a crashed process is aborted after it."`
-	TransactionMaxRecords int           `envconfig:"SOURCE_TRANSACTION_MAX_RECORDS" default:"5000" desc:"Most records one Kafka transaction carries (exactly_once): records the source already has are added to a transaction up to this bound."`
+	TransactionMaxRecords int           `envconfig:"SOURCE_TRANSACTION_MAX_RECORDS" default:"5000" desc:"Most records one Kafka transaction carries (exactly_once): records the source already has are added to a transaction up to this bound; 0 commits every Read on its own."`
 	TransactionLinger     time.Duration `envconfig:"SOURCE_TRANSACTION_LINGER" default:"2ms" desc:"How long a transaction waits for more records from the source before it commits (exactly_once)."`
 	TopicAutoCreate       bool          `envconfig:"TOPIC_AUTO_CREATE" default:"true" desc:"Create target topics that do not exist."`
 	TopicPartitions       int32         `envconfig:"TOPIC_PARTITIONS" default:"6" desc:"Partitions of auto-created target topics."`
@@ -73,8 +73,8 @@ func (c SourceConfig) Validate() error {
 	if c.TransactionTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("%s_SOURCE_TRANSACTION_TIMEOUT: must be at least 1s", EnvPrefix))
 	}
-	if c.TransactionMaxRecords < 1 {
-		errs = append(errs, fmt.Errorf("%s_SOURCE_TRANSACTION_MAX_RECORDS: must be at least 1", EnvPrefix))
+	if c.TransactionMaxRecords < 0 {
+		errs = append(errs, fmt.Errorf("%s_SOURCE_TRANSACTION_MAX_RECORDS: must not be negative", EnvPrefix))
 	}
 	if c.TransactionLinger < 0 {
 		errs = append(errs, fmt.Errorf("%s_SOURCE_TRANSACTION_LINGER: must not be negative", EnvPrefix))
