@@ -30,8 +30,10 @@ test: install-tools kafka-install node-install
 test-unit:
 	$(GO) test -race -count=1 ./...
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+# Benchmarks, with the real Kafka broker (scripts/bench.sh); BENCH=regexp
+# selects, BENCHTIME=3x repeats.
+bench: kafka-install
+	bash scripts/bench.sh
 
 lint: install-tools
 	$(GO) vet ./...
