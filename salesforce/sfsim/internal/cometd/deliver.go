@@ -144,29 +144,12 @@ func fieldTypes(d *salesforce.SObjectDescribe) map[string]string {
 	return out
 }
 
-// avroValue converts an org value (dates and datetimes as REST strings) to
-// what the cdc package encodes: dates and datetimes as times. Values that do
-// not parse are left for the cdc package to refuse.
+// avroValue converts an org value to what the cdc package encodes
+// (org.EventValue); a value that does not parse is left for the cdc
+// package to refuse.
 func avroValue(sfType string, v any) any {
-	s, ok := v.(string)
-	if !ok {
-		return v
-	}
-	switch sfType {
-	case "datetime":
-		if t, err := org.ParseDateTime(s); err == nil {
-			return t
-		}
-	case "date":
-		if t, err := time.Parse(time.DateOnly, s); err == nil {
-			return t
-		}
-	case "time":
-		for _, layout := range []string{"15:04:05.000Z", "15:04:05Z", "15:04:05.000", "15:04:05"} {
-			if t, err := time.Parse(layout, s); err == nil {
-				return int64(t.Hour()*3_600_000 + t.Minute()*60_000 + t.Second()*1000 + t.Nanosecond()/1_000_000)
-			}
-		}
+	if out, err := org.EventValue(sfType, v); err == nil {
+		return out
 	}
 	return v
 }

@@ -137,3 +137,40 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "..."
 }
+
+// timeOfDayLayouts are the forms of a time field's value.
+var timeOfDayLayouts = []string{"15:04:05.000Z", "15:04:05Z", "15:04:05.000", "15:04:05"}
+
+// EventValue converts a stored value to the form change and platform
+// events carry: date and datetime strings (the REST API's forms, as the org
+// stores them) become milliseconds since the epoch, time strings
+// milliseconds since midnight; other values pass through. Both event
+// surfaces (Pub/Sub and CometD) use it, so they agree on every value.
+func EventValue(sfType string, v any) (any, error) {
+	s, ok := v.(string)
+	if !ok {
+		return v, nil
+	}
+	switch sfType {
+	case "datetime", "date":
+		layout := DateTimeFormat
+		if sfType == "date" {
+			layout = time.DateOnly
+		}
+		t, err := time.Parse(layout, s)
+		if err != nil {
+			if t, err = ParseDateTime(s); err != nil {
+				return nil, err
+			}
+		}
+		return t.UnixMilli(), nil
+	case "time":
+		for _, layout := range timeOfDayLayouts {
+			if t, err := time.Parse(layout, s); err == nil {
+				return int64(t.Hour()*3600+t.Minute()*60+t.Second())*1000 + int64(t.Nanosecond()/1e6), nil
+			}
+		}
+		return nil, fmt.Errorf("invalid time %q", s)
+	}
+	return v, nil
+}

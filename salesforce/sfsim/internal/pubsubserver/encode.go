@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -258,42 +257,8 @@ func (c *platformCodec) encode(ev *bus.Event, userID string) ([]byte, error) {
 	return c.schema.EncodePlatform(&cdc.PlatformEvent{Fields: fields})
 }
 
-// eventValue converts a stored value to what the event schema carries:
-// date, datetime and time strings (the REST API's forms, as the org stores
-// them) become milliseconds since the epoch (or since midnight); other
-// values pass through, since cdc accepts any Go number for numeric types.
-func eventValue(typ string, v any) (any, error) {
-	s, ok := v.(string)
-	if !ok {
-		return v, nil
-	}
-	switch typ {
-	case "datetime":
-		t, err := time.Parse(org.DateTimeFormat, s)
-		if err != nil {
-			if t, err = org.ParseDateTime(s); err != nil {
-				return nil, err
-			}
-		}
-		return t.UnixMilli(), nil
-	case "date":
-		t, err := time.Parse(time.DateOnly, s)
-		if err != nil {
-			if t, err = org.ParseDateTime(s); err != nil {
-				return nil, err
-			}
-		}
-		return t.UnixMilli(), nil
-	case "time":
-		for _, layout := range []string{"15:04:05.000Z", "15:04:05Z", "15:04:05.000", "15:04:05"} {
-			if t, err := time.Parse(layout, s); err == nil {
-				return int64(t.Hour()*3600+t.Minute()*60+t.Second())*1000 + int64(t.Nanosecond()/1e6), nil
-			}
-		}
-		return nil, fmt.Errorf("invalid time %q", s)
-	}
-	return v, nil
-}
+// eventValue converts a stored value to what the event schema carries.
+var eventValue = org.EventValue
 
 // eventID returns the event's id: a platform event's EventUuid, or for
 // other events a UUID derived from the org and the replay id, so that a
