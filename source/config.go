@@ -88,7 +88,7 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("%sSOURCE_ON_INVALID_REPLAY: must be fail, earliest, latest or resync, got %q", p, c.OnInvalidReplay))
 	}
-	if !strings.Contains(c.TopicTemplate, "{") && strings.TrimSpace(c.TopicTemplate) == "" {
+	if strings.TrimSpace(c.TopicTemplate) == "" {
 		errs = append(errs, fmt.Errorf("%sSOURCE_TOPIC_TEMPLATE: must not be empty", p))
 	}
 	for _, o := range c.SnapshotObjects {
