@@ -96,13 +96,14 @@ func (b *Bus) AddPushTopic(name string) {
 }
 
 // Exists reports whether channel names a channel of the org.
+//
+// The org's object list is read before taking the bus lock: the org calls
+// into the bus (OnCommit) while holding its own lock, so the bus must never
+// call into the org while holding its lock.
 func (b *Bus) Exists(channel string) bool {
+	objects := b.objects()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.exists(channel)
-}
-
-func (b *Bus) exists(channel string) bool {
 	switch {
 	case channel == AllChangeEvents:
 		return true
@@ -111,7 +112,7 @@ func (b *Bus) exists(channel string) bool {
 	case len(b.custom[channel]) > 0:
 		return true
 	}
-	for _, o := range b.objects() {
+	for _, o := range objects {
 		if ChangeChannel(o) == channel {
 			return true
 		}

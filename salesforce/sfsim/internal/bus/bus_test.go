@@ -130,3 +130,47 @@ func TestBus_Wait_WakesOnPublish(t *testing.T) {
 		t.Fatal("channel existence wrong")
 	}
 }
+
+// Commits (org lock, then bus lock) racing channel lookups (which read the
+// org's objects) must not deadlock.
+func TestBus_Exists_ConcurrentWithCommits(t *testing.T) {
+	t.Parallel()
+	b, o, _ := newTestBus(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		stop := make(chan struct{})
+		lookups := make(chan struct{})
+		go func() {
+			defer close(lookups)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if !b.Exists(ChangeChannel("Account")) {
+					t.Error("Account change channel reported missing")
+					return
+				}
+			}
+		}()
+		for i := 0; i < 2000; i++ {
+			tx := o.Begin(org.Origin{})
+			if _, err := tx.Create("Account", map[string]any{"Name": "n"}); err != nil {
+				t.Error(err)
+			}
+			tx.Commit()
+		}
+		close(stop)
+		<-lookups
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("commits and channel lookups deadlocked")
+	}
+	if got := b.Latest(); got != 2000 {
+		t.Fatalf("latest replay id %d, want 2000", got)
+	}
+}
