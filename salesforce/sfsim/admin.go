@@ -232,6 +232,7 @@ func (s *Sim) adminHandler() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	s.senderRoutes(mux)
 	mux.HandleFunc("GET /sim/status", func(w http.ResponseWriter, _ *http.Request) {
 		used, limit := s.APIUsage()
 		writeJSONStatus(w, http.StatusOK, map[string]any{

@@ -36,6 +36,9 @@ type Sim struct {
 	auth   *auth.Provider
 	faults faults
 	topics *pushTopics
+	// senders are the Outbound Message and webhook senders, stopped on Close.
+	senders senders
+	named   namedSenders
 
 	restH   *rest.Handler
 	cometdH *cometd.Handler
@@ -268,6 +271,7 @@ func (s *Sim) DropStreams() {
 // Close stops the simulator and releases its ports.
 func (s *Sim) Close() error {
 	s.closeOnce.Do(func() {
+		s.senders.close()
 		s.cometdH.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
