@@ -8,6 +8,7 @@ import (
 	"github.com/sfconnect/sfconnect/connectorlib"
 	"github.com/sfconnect/sfconnect/salesforce"
 	sfsource "github.com/sfconnect/sfconnect/source"
+	"github.com/sfconnect/sfconnect/source/ingest"
 )
 
 // runEnv prints the configuration reference as a markdown table, generated
@@ -28,6 +29,7 @@ func runEnv(_ []string, stdout, _ io.Writer) int {
 		{"Sink runtime (`sink cosmos`, `sink salesforce`)", &connectorlib.SinkConfig{}},
 		{"Salesforce connection (`source`, `sink salesforce`)", &salesforce.AuthConfig{}},
 		{"Salesforce streaming source (`source`)", &sfsource.Config{}},
+		{"HTTP ingest source (`source http`)", &ingest.Config{}},
 	} {
 		fmt.Fprintf(stdout, "\n## %s\n\n", section.title)
 		fmt.Fprintln(stdout, "| Variable | Type | Default | Description |")

@@ -17,6 +17,7 @@ import (
 	"github.com/sfconnect/sfconnect/connectorlib/kafkaio"
 	"github.com/sfconnect/sfconnect/salesforce"
 	sfsource "github.com/sfconnect/sfconnect/source"
+	"github.com/sfconnect/sfconnect/source/ingest"
 )
 
 // knownSpecs lists the configuration of every command of the binary, so a
@@ -25,7 +26,7 @@ func knownSpecs() []any {
 	return []any{
 		&connectorlib.OpsConfig{}, &kafkaio.Config{},
 		&connectorlib.SourceConfig{}, &connectorlib.SinkConfig{},
-		&salesforce.AuthConfig{}, &sfsource.Config{},
+		&salesforce.AuthConfig{}, &sfsource.Config{}, &ingest.Config{},
 	}
 }
 
