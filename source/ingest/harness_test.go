@@ -60,7 +60,13 @@ type harness struct {
 // accepts requests.
 func startIngest(t testing.TB, c *kafkatest.Cluster, cfg Config, name string, mode connectorlib.DeliveryMode) *harness {
 	t.Helper()
-	rc := New(cfg, Deps{Connector: name, Mode: mode, Kafka: c.Opts()})
+	return startIngestClock(t, c, cfg, name, mode, nil)
+}
+
+// startIngestClock is startIngest with the receiver's clock.
+func startIngestClock(t testing.TB, c *kafkatest.Cluster, cfg Config, name string, mode connectorlib.DeliveryMode, now func() time.Time) *harness {
+	t.Helper()
+	rc := New(cfg, Deps{Connector: name, Mode: mode, Kafka: c.Opts(), Now: now})
 	srv, err := NewServer(cfg, rc.Handler())
 	if err != nil {
 		t.Fatal(err)
@@ -138,6 +144,7 @@ type got struct {
 	key     string
 	env     source.Envelope
 	headers map[string]string
+	raw     []byte // the value; nil for a tombstone
 }
 
 // readTopics reads every committed record of topics (read_committed, to
@@ -149,7 +156,7 @@ func readTopics(t testing.TB, c *kafkatest.Cluster, topics ...string) []got {
 	for _, topic := range topics {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		err := kafkaio.ReadCommitted(ctx, kadm.NewClient(cl), c.Opts(), topic, 30*time.Second, func(r *kgo.Record) error {
-			g := got{topic: r.Topic, key: string(r.Key), headers: map[string]string{}}
+			g := got{topic: r.Topic, key: string(r.Key), headers: map[string]string{}, raw: r.Value}
 			for _, hd := range r.Headers {
 				g.headers[hd.Key] = string(hd.Value)
 			}
