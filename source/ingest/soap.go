@@ -9,13 +9,6 @@ import (
 	"strings"
 )
 
-// XML namespaces of an Outbound Message (the outbound messaging WSDL).
-const (
-	nsSOAPEnv  = "http://schemas.xmlsoap.org/soap/envelope/"
-	nsOutbound = "http://soap.sforce.com/2005/09/outbound"
-	nsXSI      = "http://www.w3.org/2001/XMLSchema-instance"
-)
-
 // maxNotifications is the most notifications Salesforce puts in one
 // Outbound Message.
 const maxNotifications = 100
@@ -47,6 +40,9 @@ type Notification struct {
 	Fields map[string]any
 }
 
+// The XML namespaces in the tags below are those of the outbound
+// messaging WSDL: SOAP 1.1 envelope, http://soap.sforce.com/2005/09/outbound
+// and XML Schema instance (for xsi:type and xsi:nil).
 type soapEnvelope struct {
 	XMLName xml.Name `xml:"http://schemas.xmlsoap.org/soap/envelope/ Envelope"`
 	Body    struct {
