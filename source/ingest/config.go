@@ -169,9 +169,10 @@ func (c Config) dedupTopic(connector string) string {
 	return "sfconnect.dedup." + connector
 }
 
-// acceptsObject reports whether object is configured.
+// acceptsObject reports whether object is configured. Even with * only
+// API names are accepted: the name becomes part of a topic name.
 func (c Config) acceptsObject(object string) bool {
-	return slices.Contains(c.Objects, "*") || slices.Contains(c.Objects, object)
+	return objectPattern.MatchString(object) && (slices.Contains(c.Objects, "*") || slices.Contains(c.Objects, object))
 }
 
 // ServerTLS returns the server's TLS configuration, or nil for plain HTTP.

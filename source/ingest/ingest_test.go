@@ -259,6 +259,7 @@ func TestIngest_Rejects(t *testing.T) {
 		{"not an sobject", EndpointWebhook, []byte(`{"Id":"0038a000000001AAA0"}`), nil, 400, "attributes"},
 		{"foreign org", EndpointOutbound, outboundBody("00D8a00000OTHERAAA", "04l8a0000000009"), nil, 403, "organization id"},
 		{"unknown object", EndpointWebhook, []byte(`{"attributes":{"type":"Lead"},"Id":"00Q8a000000001AAA0"}`), nil, 422, "object Lead"},
+		{"object name with slashes", EndpointWebhook, []byte(`{"attributes":{"type":"../x"},"Id":"00Q8a000000001AAA0"}`), nil, 422, "not accepted"},
 		{"empty message", EndpointOutbound, outboundBody(sfsim.DefaultOrgID), nil, 400, "without notifications"},
 	}
 	for _, tc := range cases {

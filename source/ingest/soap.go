@@ -115,6 +115,9 @@ func ParseOutbound(body []byte) (*OutboundMessage, error) {
 		if id == "" {
 			return nil, fmt.Errorf("notification %d without an Id", i+1)
 		}
+		if len(id) > maxIDLen {
+			return nil, fmt.Errorf("notification %d: Id longer than %d characters", i+1, maxIDLen)
+		}
 		if seen[id] {
 			return nil, fmt.Errorf("notification id %s appears twice in one message", id)
 		}

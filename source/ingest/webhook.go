@@ -9,6 +9,10 @@ import (
 	"strings"
 )
 
+// maxIDLen bounds event ids and idempotency keys: they become Kafka keys
+// of the dedup topic and are held in memory for the dedup window.
+const maxIDLen = 255
+
 // WebhookEvent is one event of a JSON webhook.
 type WebhookEvent struct {
 	// ID is the event's id, from the wrapper's "id" or derived from the
@@ -46,6 +50,9 @@ func ParseWebhook(body []byte, idempotencyKey string, maxEvents int) ([]WebhookE
 		}
 	} else {
 		raws = []json.RawMessage{json.RawMessage(trimmed)}
+	}
+	if len(idempotencyKey) > maxIDLen {
+		return nil, fmt.Errorf("Idempotency-Key longer than %d characters", maxIDLen)
 	}
 	if len(raws) > maxEvents {
 		return nil, fmt.Errorf("%d events in one request; at most %d are accepted", len(raws), maxEvents)
@@ -96,8 +103,8 @@ func parseEvent(raw json.RawMessage) (WebhookEvent, error) {
 		obj = inner
 		if v, ok := m["id"]; ok {
 			s, ok := v.(string)
-			if !ok || s == "" {
-				return WebhookEvent{}, errors.New(`"id" must be a non-empty string`)
+			if !ok || s == "" || len(s) > maxIDLen {
+				return WebhookEvent{}, fmt.Errorf(`"id" must be a non-empty string of at most %d characters`, maxIDLen)
 			}
 			ev.ID = s
 		}

@@ -75,6 +75,7 @@ func TestParseWebhook_Errors(t *testing.T) {
 		{"wrapper bad change type", `{"changeType":"","sObject":` + ok + `}`, `"changeType" must be`},
 		{"repeated ids", `[{"id":"a","sObject":` + ok + `},{"id":"a","sObject":` + ok + `}]`, "appears twice"},
 		{"array element", `[` + ok + `,1]`, "event 2"},
+		{"long id", `{"id":"` + strings.Repeat("x", 256) + `","sObject":` + ok + `}`, "at most 255"},
 	}
 	for _, tc := range cases {
 		_, err := ParseWebhook([]byte(tc.body), "", 3)
