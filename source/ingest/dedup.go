@@ -3,10 +3,12 @@ package ingest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sfconnect/sfconnect/connectorlib"
@@ -16,6 +18,10 @@ import (
 // dedupLoadIdle bounds how long loading the dedup topic waits without
 // receiving anything before its end.
 const dedupLoadIdle = 30 * time.Second
+
+// newTopicGrace bounds the wait for a just-created dedup topic to become
+// readable.
+const newTopicGrace = 10 * time.Second
 
 // dedupValue is the value of a dedup record: when the notification was
 // received, which decides when it is forgotten.
@@ -48,19 +54,35 @@ func (rc *Receiver) loadSeen(ctx context.Context) (map[string]time.Time, []strin
 	if err := kafkaio.EnsureTopics(ctx, adm, kafkaio.CompactedTopic(rc.dedupTopic)); err != nil {
 		return nil, nil, fmt.Errorf("ensure dedup topic: %w", err)
 	}
-	seen := map[string]time.Time{}
-	err = kafkaio.ReadCommitted(ctx, adm, rc.deps.Kafka, rc.dedupTopic, dedupLoadIdle, func(r *kgo.Record) error {
-		if r.Value == nil {
-			delete(seen, string(r.Key))
+	var seen map[string]time.Time
+	read := func() error {
+		seen = map[string]time.Time{}
+		return kafkaio.ReadCommitted(ctx, adm, rc.deps.Kafka, rc.dedupTopic, dedupLoadIdle, func(r *kgo.Record) error {
+			if r.Value == nil {
+				delete(seen, string(r.Key))
+				return nil
+			}
+			var v dedupValue
+			if err := json.Unmarshal(r.Value, &v); err != nil {
+				return fmt.Errorf("decode dedup record at %d/%d: %w", r.Partition, r.Offset, err)
+			}
+			seen[string(r.Key)] = v.ReceivedAt
 			return nil
+		})
+	}
+	// A topic created a moment ago may not be known to the broker that
+	// answers the offset lookup yet.
+	for deadline := time.Now().Add(newTopicGrace); ; {
+		err = read()
+		if err == nil || !errors.Is(err, kerr.UnknownTopicOrPartition) || time.Now().After(deadline) {
+			break
 		}
-		var v dedupValue
-		if err := json.Unmarshal(r.Value, &v); err != nil {
-			return fmt.Errorf("decode dedup record at %d/%d: %w", r.Partition, r.Offset, err)
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
 		}
-		seen[string(r.Key)] = v.ReceivedAt
-		return nil
-	})
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("load dedup topic %s: %w", rc.dedupTopic, err)
 	}

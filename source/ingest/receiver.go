@@ -45,6 +45,9 @@ type Receiver struct {
 	deps       Deps
 	dedupTopic string
 	limits     map[string]*tokenBucket
+	// readLimit bounds the records one Read returns (whole requests only,
+	// so a larger request is returned alone).
+	readLimit int
 
 	mu  sync.Mutex
 	cur *session
@@ -61,7 +64,8 @@ func New(cfg Config, deps Deps) *Receiver {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	rc := &Receiver{cfg: cfg, deps: deps, dedupTopic: cfg.dedupTopic(deps.Connector), limits: map[string]*tokenBucket{}}
+	rc := &Receiver{cfg: cfg, deps: deps, dedupTopic: cfg.dedupTopic(deps.Connector), limits: map[string]*tokenBucket{},
+		readLimit: readLimit(cfg)}
 	for _, e := range cfg.Endpoints {
 		if cfg.RateLimit > 0 {
 			rc.limits[e] = newTokenBucket(cfg.RateLimit, cfg.RateBurst, deps.Now)
@@ -74,6 +78,20 @@ func New(cfg Config, deps Deps) *Receiver {
 func (rc *Receiver) Factory() connectorlib.SourceFactory {
 	return func() (connectorlib.Source, error) { return newSession(rc), nil }
 }
+
+// readBatch is the usual bound on the records of one Read, which the runner
+// commits in one transaction or tracks as in flight.
+const readBatch = 5000
+
+// readLimit returns the bound on one Read: readBatch, or the largest
+// request (every notification or event with its dedup record) if larger.
+func readLimit(cfg Config) int {
+	return max(readBatch, 2*max(cfg.MaxEvents, maxNotifications), tombstoneChunk)
+}
+
+// MaxBatch returns the most records one Read of this receiver's sessions
+// returns.
+func (rc *Receiver) MaxBatch() int { return rc.readLimit }
 
 func (rc *Receiver) now() time.Time { return rc.deps.Now() }
 

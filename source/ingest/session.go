@@ -94,12 +94,14 @@ func (s *session) Read(ctx context.Context) ([]connectorlib.Record, error) {
 		s.sweepLocked()
 		if len(s.queue) > 0 {
 			var out []connectorlib.Record
-			for _, r := range s.queue {
-				out = append(out, r.records...)
+			n := 0
+			for n < len(s.queue) && (n == 0 || len(out)+len(s.queue[n].records) <= s.rc.readLimit) {
+				out = append(out, s.queue[n].records...)
+				n++
 			}
-			s.unacked = append(s.unacked, s.queue...)
-			clear(s.queue)
-			s.queue = s.queue[:0]
+			s.unacked = append(s.unacked, s.queue[:n]...)
+			clear(s.queue[:n])
+			s.queue = s.queue[n:]
 			s.mu.Unlock()
 			return out, nil
 		}
@@ -133,17 +135,25 @@ func (s *session) sweepLocked() {
 	if len(s.expired) == 0 {
 		return
 	}
-	// The tombstones ride as a request nobody waits for.
-	r := &request{seq: s.nextSeq, done: make(chan struct{})}
-	s.nextSeq++
-	for _, k := range s.expired {
-		r.records = append(r.records, s.rc.dedupRecord(k, nil))
+	// The tombstones ride as requests nobody waits for, each within the
+	// Read bound.
+	for len(s.expired) > 0 {
+		chunk := s.expired[:min(len(s.expired), tombstoneChunk)]
+		s.expired = s.expired[len(chunk):]
+		r := &request{seq: s.nextSeq, done: make(chan struct{})}
+		s.nextSeq++
+		for _, k := range chunk {
+			r.records = append(r.records, s.rc.dedupRecord(k, nil))
+		}
+		setPositions(r)
+		s.queue = append(s.queue, r)
+		s.queued += len(r.records)
 	}
-	setPositions(r)
 	s.expired = nil
-	s.queue = append(s.queue, r)
-	s.queued += len(r.records)
 }
+
+// tombstoneChunk is the most tombstones one queued request carries.
+const tombstoneChunk = 1000
 
 // Ack implements connectorlib.Source: every request up to upTo is durable
 // in Kafka, so its handler may answer success.
