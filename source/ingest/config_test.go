@@ -4,14 +4,14 @@ import "testing"
 
 func TestConfig_AcceptsObject(t *testing.T) {
 	t.Parallel()
-	any := Config{Objects: []string{"*"}}
+	all := Config{Objects: []string{"*"}}
 	some := Config{Objects: []string{"Account", "Invoice__c"}}
 	for _, tc := range []struct {
 		cfg    Config
 		object string
 		want   bool
 	}{
-		{any, "Lead", true}, {any, "Invoice__c", true}, {any, "../x", false}, {any, "a b", false}, {any, "", false},
+		{all, "Lead", true}, {all, "Invoice__c", true}, {all, "../x", false}, {all, "a b", false}, {all, "", false},
 		{some, "Account", true}, {some, "Invoice__c", true}, {some, "Lead", false},
 	} {
 		if got := tc.cfg.acceptsObject(tc.object); got != tc.want {

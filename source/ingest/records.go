@@ -28,8 +28,10 @@ const (
 	HeaderOrganizationID = "sfconnect.organization_id"
 	HeaderActionID       = "sfconnect.action_id"
 	// HeaderDuplicate is "true" on a record whose notification id was seen
-	// before (at_least_once only): consumers that must see each
-	// notification once drop records by HeaderNotificationID.
+	// before (at_least_once only). It is advisory: the earlier copy may not
+	// have reached Kafka, so consumers that must see each notification once
+	// keep the first record per HeaderNotificationID rather than dropping
+	// every flagged record.
 	HeaderDuplicate = "sfconnect.duplicate"
 )
 
