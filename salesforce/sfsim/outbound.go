@@ -240,7 +240,6 @@ func (o *Outbound) deliver(batch []*notification) {
 	if err == nil {
 		req.Header.Set("Content-Type", "text/xml; charset=utf-8")
 		req.Header.Set("SOAPAction", `"notifications"`)
-		req.Header.Set("User-Agent", "Jakarta Commons-HttpClient/3.1")
 		var resp *http.Response
 		resp, err = o.client.Do(req)
 		if err == nil {

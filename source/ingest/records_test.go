@@ -57,3 +57,26 @@ func TestRecords_EnvelopesFitTheSchema(t *testing.T) {
 		}
 	}
 }
+
+// TestRecords_DeletedBeforeDelivery: a notification whose record was
+// deleted before delivery carries no fields and no Id; its record is keyed
+// by the notification id, with a null record_id.
+func TestRecords_DeletedBeforeDelivery(t *testing.T) {
+	t.Parallel()
+	body := `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><notifications xmlns="http://soap.sforce.com/2005/09/outbound"><OrganizationId>00D8a00000SIMRGEA5</OrganizationId><ActionId>04k1</ActionId><Notification><Id>04l8a000000009AAA0</Id><sObject xsi:type="sf:Account" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"/></Notification></notifications></soapenv:Body></soapenv:Envelope>`
+	msg, err := ParseOutbound([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := New(testConfig("t"), Deps{Connector: "c"}).outboundItems(msg, time.Now())
+	if err != nil || len(items) != 1 {
+		t.Fatalf("%v %v", items, err)
+	}
+	var env source.Envelope
+	if err := json.Unmarshal(items[0].record.Value, &env); err != nil {
+		t.Fatal(err)
+	}
+	if string(items[0].record.Key) != "04l8a000000009AAA0" || env.RecordID != nil || env.Entity != "Account" || len(env.Fields) != 0 {
+		t.Fatalf("key %s, envelope %+v", items[0].record.Key, env)
+	}
+}
