@@ -308,3 +308,48 @@ func TestAdmin_Senders(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestOutbound_SendsLatestData: a record changed while its notification
+// waits for a retry is sent with its new values (Salesforce delivers the
+// latest data, not the values at queue time).
+func TestOutbound_SendsLatestData(t *testing.T) {
+	t.Parallel()
+	sim, err := sfsim.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	firstSeen := make(chan struct{})
+	updated := make(chan struct{})
+	c := newCapture(t, func(n int, _ []byte) (int, string) {
+		if n == 0 {
+			close(firstSeen)
+			<-updated // the update commits before the first attempt fails
+			return http.StatusServiceUnavailable, "later"
+		}
+		return http.StatusOK, soapAck
+	})
+	o, err := sim.AddOutboundMessage(sfsim.OutboundMessage{Name: "Latest", Object: "Account", Fields: []string{"Name"},
+		EndpointURL: c.srv.URL, Retry: fastRetry(),
+		// Only creates fire, so the update below queues nothing itself.
+		Criteria: func(changeType string, _ map[string]any) bool { return changeType == "CREATE" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := sim.Create("Account", map[string]any{"Name": "Before"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-firstSeen
+	if err := sim.Update("Account", id, map[string]any{"Name": "After"}); err != nil {
+		t.Fatal(err)
+	}
+	close(updated)
+	waitIdle(t, o)
+	if st := o.Stats(); st.Queued != 1 || st.Delivered != 1 {
+		t.Fatalf("stats %+v; want one notification (criteria skip the update)", st)
+	}
+	if !strings.Contains(string(c.bodies[0]), "<sf:Name>Before</sf:Name>") || !strings.Contains(string(c.bodies[1]), "<sf:Name>After</sf:Name>") {
+		t.Fatalf("first attempt:\n%s\nretry:\n%s", c.bodies[0], c.bodies[1])
+	}
+}
