@@ -88,3 +88,97 @@ func TestSession_ForgetsIDsAfterTheWindow(t *testing.T) {
 		t.Errorf("tombstones %v; want A1 twice (once per write) and B1", tombstones)
 	}
 }
+
+// openedSession returns a session of rc opened without Kafka (nothing
+// seen), for tests of the queue alone.
+func openedSession(rc *Receiver) *session {
+	s := newSession(rc)
+	s.nextSeq, s.seen, s.swept, s.open = 1, map[string]time.Time{}, rc.now(), true
+	rc.attach(s)
+	return s
+}
+
+// TestSession_ConcurrentRetriesWaitForOneWrite: the same Outbound Message
+// sent 8 times at once (a sender retrying a slow request) is queued once;
+// every copy is answered when that one write is acked, and a session that
+// ends fails them all.
+func TestSession_ConcurrentRetriesWaitForOneWrite(t *testing.T) {
+	for _, ack := range []bool{true, false} {
+		rc := New(testConfig("t"), Deps{Connector: "c", Mode: connectorlib.DeliveryExactlyOnce})
+		s := openedSession(rc)
+		items, err := rc.parseOutbound(outboundBody(sfsim.DefaultOrgID, "04l8a00000000R1", "04l8a00000000R2"), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		replies := make(chan reply, 8)
+		for range 8 {
+			go func() { replies <- rc.write(t.Context(), items) }()
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			s.mu.Lock()
+			n := len(s.inflight)
+			s.mu.Unlock()
+			if n == 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the message was never queued")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond) // let the other copies find it in flight
+		recs, err := s.Read(t.Context())
+		if err != nil || len(recs) != 4 {
+			t.Fatalf("read %d records (%v); want the two notifications and their dedup records, once", len(recs), err)
+		}
+		if ack {
+			if err := s.Ack(t.Context(), stream, recs[len(recs)-1].Position); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			_ = s.Close(t.Context())
+		}
+		for range 8 {
+			rp := <-replies
+			if ack && rp.status != 200 || !ack && rp.status != 503 {
+				t.Fatalf("ack=%v: reply %+v", ack, rp)
+			}
+		}
+		s.mu.Lock()
+		queued := len(s.queue)
+		s.mu.Unlock()
+		if queued != 0 {
+			t.Fatalf("%d requests queued after the copies; want none", queued)
+		}
+		_ = s.Close(t.Context())
+	}
+}
+
+// TestSession_MaxPending: beyond HTTP_MAX_PENDING records waiting for
+// Kafka a request gets 503 and is not queued; one within it is.
+func TestSession_MaxPending(t *testing.T) {
+	cfg := testConfig("t")
+	cfg.MaxPending = 5
+	rc := New(cfg, Deps{Connector: "c", Mode: connectorlib.DeliveryExactlyOnce})
+	s := openedSession(rc)
+	defer s.Close(t.Context())
+	items := func(ids ...string) []item {
+		it, err := rc.parseOutbound(outboundBody(sfsim.DefaultOrgID, ids...), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return it
+	}
+	if _, _, _, err := s.submit(items("04l8a00000000P1", "04l8a00000000P2")); err != nil { // 4 records
+		t.Fatal(err)
+	}
+	if _, _, _, err := s.submit(items("04l8a00000000P3")); err != errBusy { // 4+2 > 5
+		t.Fatalf("submit beyond MaxPending: %v, want errBusy", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) != 1 || s.queued != 4 || len(s.inflight) != 2 {
+		t.Fatalf("queue %d, queued %d, in flight %d; the refused request must leave no trace", len(s.queue), s.queued, len(s.inflight))
+	}
+}
