@@ -15,4 +15,11 @@
 // The control methods (Create, Transaction, PublishPlatformEvent,
 // ExpireTokens, DropStreams, FailNext, InjectGap, AdvanceClock, ...) are
 // also served over HTTP under /sim/ for tests in other languages.
+//
+// The org also pushes, as orgs do to an HTTP endpoint: AddOutboundMessage
+// defines a workflow Outbound Message (SOAP notifications, up to 100 per
+// message, retried until acknowledged with Salesforce's backoff and 24-hour
+// limit), and AddWebhook an Apex trigger whose Queueable posts the changed
+// records as JSON (signed, with an Idempotency-Key). Both are also defined
+// under /sim/outbound-messages and /sim/webhooks.
 package sfsim
