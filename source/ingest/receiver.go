@@ -196,16 +196,17 @@ func (rc *Receiver) serve(name string, w http.ResponseWriter, r *http.Request) r
 	if name == EndpointOutbound {
 		wantType, method = "text/xml", rc.cfg.OutboundAuth
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != wantType {
-		return reply{status: http.StatusUnsupportedMediaType, reason: reasonContentType,
-			msg: fmt.Sprintf("content type must be %s", wantType)}
-	}
 	// Invariant: authenticate before anything is written. Methods that
-	// do not need the body reject before reading it.
+	// do not need the body reject before reading it (and before telling an
+	// unauthenticated caller anything about the endpoint).
 	if method != AuthHMAC {
 		if err := authenticate(method, r, nil, &rc.cfg); err != nil {
 			return reply{status: http.StatusUnauthorized, reason: reasonUnauth, msg: err.Error()}
 		}
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != wantType {
+		return reply{status: http.StatusUnsupportedMediaType, reason: reasonContentType,
+			msg: fmt.Sprintf("content type must be %s", wantType)}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rc.cfg.MaxBodyBytes))
 	if err != nil {
