@@ -585,4 +585,3 @@ func loadRuleFile(t *testing.T) ruleFile {
 	}
 	return f
 }
-
