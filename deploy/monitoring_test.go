@@ -1,0 +1,411 @@
+package deploy_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sfconnect/sfconnect/connectorlib"
+	"github.com/sfconnect/sfconnect/connectorlib/kafkatest"
+	"github.com/sfconnect/sfconnect/salesforce/sfsim"
+)
+
+// The alerts the issue asks for (the API budget alert waits for a metric;
+// see the report of the deploy branch).
+var requiredAlerts = []string{
+	"SfconnectReplayPositionStuck",      // replay position stuck
+	"SfconnectSourceLagHigh",            // lag above threshold
+	"SfconnectSourceDeadLetters",        // DLQ growth, source side
+	"SfconnectSinkDeadLetters",          // DLQ growth, sink side
+	"SfconnectInvalidReplayPolicyFired", // invalid replay policy fired
+}
+
+// TestMonitoring_Rules checks the alert rules' shape: every required alert,
+// each with an expression, a severity and the annotations an on-call page
+// shows.
+func TestMonitoring_Rules(t *testing.T) {
+	f := loadRuleFile(t)
+	seen := map[string]bool{}
+	for _, g := range f.Groups {
+		if g.Name == "" || len(g.Rules) == 0 {
+			t.Errorf("group %q: want a name and rules", g.Name)
+		}
+		for _, r := range g.Rules {
+			if r.Alert == "" || seen[r.Alert] {
+				t.Errorf("alert %q: empty or duplicate name", r.Alert)
+			}
+			seen[r.Alert] = true
+			if strings.TrimSpace(r.Expr) == "" {
+				t.Errorf("%s: no expr", r.Alert)
+			}
+			if _, err := promqlRefs(r.Expr); err != nil {
+				t.Errorf("%s: %v", r.Alert, err)
+			}
+			if r.For != "" {
+				if _, err := time.ParseDuration(r.For); err != nil {
+					t.Errorf("%s: for %q: %v", r.Alert, r.For, err)
+				}
+			}
+			if s := r.Labels["severity"]; s != "warning" && s != "critical" {
+				t.Errorf("%s: severity %q, want warning or critical", r.Alert, s)
+			}
+			if r.Annotations["summary"] == "" || r.Annotations["description"] == "" {
+				t.Errorf("%s: want summary and description annotations", r.Alert)
+			}
+		}
+	}
+	for _, a := range requiredAlerts {
+		if !seen[a] {
+			t.Errorf("alert %s missing", a)
+		}
+	}
+}
+
+// dashboardQueries returns every PromQL expression of the Grafana
+// dashboard: panel targets, and the selectors of label_values() variables.
+func dashboardQueries(t *testing.T) []string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("grafana", "sfconnect.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		UID        string            `json:"uid"`
+		Title      string            `json:"title"`
+		Panels     []json.RawMessage `json:"panels"`
+		Templating struct {
+			List []struct {
+				Name  string `json:"name"`
+				Type  string `json:"type"`
+				Query any    `json:"query"`
+			} `json:"list"`
+		} `json:"templating"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatalf("sfconnect.json: %v", err)
+	}
+	if d.UID == "" || d.Title == "" {
+		t.Error("dashboard: want a uid and a title")
+	}
+	type panel struct {
+		Title      string          `json:"title"`
+		Type       string          `json:"type"`
+		Datasource json.RawMessage `json:"datasource"`
+		Targets    []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+		Panels []json.RawMessage `json:"panels"` // collapsed rows
+	}
+	var exprs []string
+	var walk func([]json.RawMessage)
+	walk = func(ps []json.RawMessage) {
+		for _, raw := range ps {
+			var p panel
+			if err := json.Unmarshal(raw, &p); err != nil {
+				t.Fatalf("panel: %v", err)
+			}
+			walk(p.Panels)
+			if p.Type == "row" {
+				continue
+			}
+			if !strings.Contains(string(p.Datasource), "${datasource}") {
+				t.Errorf("panel %q: datasource %s, want the ${datasource} variable", p.Title, p.Datasource)
+			}
+			if len(p.Targets) == 0 {
+				t.Errorf("panel %q: no queries", p.Title)
+			}
+			for _, tg := range p.Targets {
+				if tg.Expr == "" {
+					t.Errorf("panel %q: empty expr", p.Title)
+				}
+				exprs = append(exprs, tg.Expr)
+			}
+		}
+	}
+	walk(d.Panels)
+	labelValues := regexp.MustCompile(`^label_values\((.*),\s*([A-Za-z_][A-Za-z0-9_]*)\)$`)
+	hasDatasource := false
+	for _, v := range d.Templating.List {
+		switch v.Type {
+		case "datasource":
+			hasDatasource = true
+		case "query":
+			q := v.Query
+			if m, ok := q.(map[string]any); ok {
+				q = m["query"]
+			}
+			s, _ := q.(string)
+			m := labelValues.FindStringSubmatch(s)
+			if m == nil {
+				t.Errorf("variable %s: query %q; want label_values(<selector>, <label>)", v.Name, s)
+				continue
+			}
+			// The label is checked like a matcher of the selector.
+			exprs = append(exprs, strings.TrimSuffix(m[1], "}")+`, `+m[2]+`=""}`)
+		}
+	}
+	if !hasDatasource {
+		t.Error("dashboard: no datasource variable")
+	}
+	return exprs
+}
+
+// TestMonitoring_MetricsExported checks that every metric, and every label
+// matched on, in the alert rules and the dashboard is one sfconnect
+// exports. The names come from a real run: the binary's source against
+// sfsim and an in-process Kafka broker, scraped at /metrics once its
+// first transaction committed (labelled series only appear once used);
+// and the runtime's sink metrics from a sink runner driven through a
+// retry, a dead letter and a commit.
+func TestMonitoring_MetricsExported(t *testing.T) {
+	var exprs []string
+	for _, g := range loadRuleFile(t).Groups {
+		for _, r := range g.Rules {
+			exprs = append(exprs, r.Expr)
+		}
+	}
+	exprs = append(exprs, dashboardQueries(t)...)
+
+	exported := sourceMetrics(t)
+	for name, labels := range sinkRuntimeMetrics(t) {
+		exported[name] = labels
+	}
+	for _, expr := range exprs {
+		if err := checkRefs(expr, exported); err != nil {
+			t.Error(err)
+		}
+	}
+	// The check itself must be able to fail.
+	if err := checkRefs(`rate(sfconnect_source_events_recieved_total[5m])`, exported); err == nil {
+		t.Error("a misspelt metric passed the check")
+	}
+	if err := checkRefs(`sfconnect_source_lag_seconds{chanel="x"}`, exported); err == nil {
+		t.Error("a misspelt label passed the check")
+	}
+}
+
+// checkRefs reports metrics or labels of expr that exported lacks.
+func checkRefs(expr string, exported map[string]map[string]bool) error {
+	refs, err := promqlRefs(expr)
+	if err != nil {
+		return err
+	}
+	var problems []string
+	for name, labels := range refs {
+		have, ok := exported[name]
+		if !ok {
+			problems = append(problems, "metric "+name+" is not exported")
+			continue
+		}
+		for _, l := range labels {
+			if !have[l] {
+				problems = append(problems, fmt.Sprintf("%s has no label %s", name, l))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		return fmt.Errorf("%q: %s", expr, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// sourceMetrics runs `sfconnect source` against sfsim and kfake until its
+// first transaction has committed, and returns what its /metrics exports.
+func sourceMetrics(t *testing.T) map[string]map[string]bool {
+	t.Helper()
+	sim, err := sfsim.New(sfsim.Plaintext())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	if _, err := sim.Create("Account", map[string]any{"Name": "Deploy check"}); err != nil {
+		t.Fatal(err)
+	}
+	kafka := kafkatest.NewFake(t)
+	ops := freeAddr(t)
+	cmd := execCommand(t, "source")
+	for k, v := range map[string]string{
+		"SFCONNECT_OPS_ADDR":                 ops,
+		"SFCONNECT_LOG_LEVEL":                "warn",
+		"SFCONNECT_KAFKA_BROKERS":            strings.Join(kafka.Seeds(), ","),
+		"SFCONNECT_CONNECTOR_NAME":           "deploy-metrics",
+		"SFCONNECT_DELIVERY_MODE":            "exactly_once",
+		"SFCONNECT_TOPIC_PARTITIONS":         "1",
+		"SFCONNECT_SALESFORCE_LOGIN_URL":     sim.URL(),
+		"SFCONNECT_SALESFORCE_CLIENT_ID":     sfsim.DefaultClientID,
+		"SFCONNECT_SALESFORCE_CLIENT_SECRET": sfsim.DefaultClientSecret,
+		"SFCONNECT_SOURCE_CHANNELS":          "/data/AccountChangeEvent",
+		"SFCONNECT_SOURCE_PUBSUB_ENDPOINT":   sim.GRPCAddr(),
+		"SFCONNECT_SOURCE_PUBSUB_PLAINTEXT":  "true",
+		"SFCONNECT_SOURCE_INITIAL_REPLAY":    "earliest",
+	} {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	c := startChild(t, cmd)
+	defer c.stop()
+	// A committed transaction means every per-channel and per-stream
+	// series of the source path exists.
+	want := []string{"sfconnect_source_events_received_total", "sfconnect_source_records_total",
+		"sfconnect_source_offset_writes_total", "sfconnect_source_transactions_total", "sfconnect_source_batch_seconds_bucket"}
+	var got map[string]map[string]bool
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) && !c.exited() {
+		if text, err := scrape("http://" + ops + "/metrics"); err == nil {
+			got = parseExposition(text)
+			if hasAll(got, want) {
+				return got
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("sfconnect source exported %d metrics and not yet all of %q (exited: %v):\n%s", len(got), want, c.exited(), c.out.String())
+	return nil
+}
+
+// sinkRuntimeMetrics drives connectorlib's sink runner, with the metrics the
+// binary registers for every connector (connectorlib.NewMetrics), through a
+// retried write, a dead-lettered record and an offset commit, and returns
+// what it exports. The sink subcommands of this build are placeholders;
+// once they run, the binary can be scraped instead.
+func sinkRuntimeMetrics(t *testing.T) map[string]map[string]bool {
+	t.Helper()
+	kafka := kafkatest.NewFake(t)
+	topic := "deploy.sink.check"
+	kafka.CreateTopic(t, topic, 1, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl := kafka.Client(t)
+	var recs []*kgo.Record
+	for i := range 3 {
+		recs = append(recs, &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "k%d", i), Value: []byte(`{}`)})
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	runner := connectorlib.NewSinkRunner(connectorlib.SinkConfig{
+		Name: "deploy-sink-check", Topics: []string{topic}, DLQPartitions: 1, BatchMaxRecords: 100,
+		MaxPollRecords: 1000, Parallelism: 1, RetryInitial: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond,
+		RetryMaxAttempts: 3, OnRetryExhausted: "dlq", SessionTimeout: 6 * time.Second,
+		ShutdownTimeout: 5 * time.Second, RestartBackoffMax: 100 * time.Millisecond,
+	}, &checkSink{}, connectorlib.Deps{Kafka: kafka.Opts(), Metrics: connectorlib.NewMetrics(reg)})
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- runner.Run(runCtx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("sink runner: %v", err)
+		}
+	}()
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	want := []string{"sfconnect_sink_records_total", "sfconnect_sink_retries_total", "sfconnect_sink_dead_letters_total",
+		"sfconnect_sink_write_seconds_bucket", "sfconnect_sink_offset_commits_total"}
+	var got map[string]map[string]bool
+	for ctx.Err() == nil {
+		text, err := scrape(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got = parseExposition(text); hasAll(got, want) {
+			return got
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the sink runner exported %d metrics and not yet all of %q", len(got), want)
+	return nil
+}
+
+// checkSink fails its first write as retryable, then dead-letters the
+// second record of each batch as permanent.
+type checkSink struct {
+	mu     sync.Mutex
+	writes int
+}
+
+func (s *checkSink) Open(context.Context) error  { return nil }
+func (s *checkSink) Close(context.Context) error { return nil }
+
+func (s *checkSink) Write(_ context.Context, batch []connectorlib.Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	if s.writes == 1 {
+		return connectorlib.Retryable(errors.New("deploy check: throttled once"))
+	}
+	if len(batch) < 2 {
+		return nil
+	}
+	be := connectorlib.NewBatchError()
+	be.Add(1, connectorlib.Permanent(errors.New("deploy check: rejected")))
+	return be
+}
+
+func scrape(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return string(body), err
+}
+
+var exposedLabel = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)="(?:[^"\\]|\\.)*"`)
+
+// parseExposition returns the series names of a Prometheus text exposition
+// (histograms as their _bucket, _sum and _count series) with their label
+// names.
+func parseExposition(text string) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for _, line := range strings.Split(text, "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		end := strings.IndexAny(line, "{ ")
+		if end < 0 {
+			continue
+		}
+		name := line[:end]
+		if out[name] == nil {
+			out[name] = map[string]bool{}
+		}
+		if line[end] == '{' {
+			close := strings.LastIndexByte(line, '}')
+			for _, m := range exposedLabel.FindAllStringSubmatch(line[end+1:max(close, end+1)], -1) {
+				out[name][m[1]] = true
+			}
+		}
+	}
+	return out
+}
+
+func hasAll(got map[string]map[string]bool, names []string) bool {
+	for _, n := range names {
+		if _, ok := got[n]; !ok {
+			return false
+		}
+	}
+	return true
+}
