@@ -38,6 +38,11 @@ type Sink struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+
+	// beforeStore, when set (tests only), runs between a group's read and
+	// its write: the window in which another writer may change the
+	// document.
+	beforeStore func(docID string)
 }
 
 // ErrClosed is returned by Write after Close.

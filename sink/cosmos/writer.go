@@ -50,6 +50,9 @@ func (s *Sink) writeGroup(ctx context.Context, g []*change) map[int]error {
 			counts[o]++
 		}
 		if st.changed {
+			if s.beforeStore != nil {
+				s.beforeStore(g[0].docID)
+			}
 			err = s.store(ctx, st, g[0])
 		}
 		switch {
