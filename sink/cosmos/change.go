@@ -139,11 +139,14 @@ func (s *Sink) decodeChange(idx int, r *connectorlib.Record) (*change, error) {
 		return nil, connectorlib.PermanentCode(codeDecode, fmt.Errorf("envelope_version %d is not supported (want 1)", env.EnvelopeVersion))
 	}
 	c.entity = env.Entity
+	// The Kafka key names the record (the source keys by record Id, and a
+	// platform event by its UUID or a configured field); record_id is the
+	// fallback for producers that set no key.
 	switch {
+	case len(r.Key) > 0:
+		c.recordID = string(r.Key)
 	case env.RecordID != nil && *env.RecordID != "":
 		c.recordID = *env.RecordID
-	case len(r.Key) > 0:
-		c.recordID = string(r.Key) // platform events: the key names the event
 	default:
 		return nil, connectorlib.PermanentCode(codeInvalid, errors.New("record has neither a record_id nor a key"))
 	}

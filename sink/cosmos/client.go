@@ -89,6 +89,7 @@ func (s *Sink) httpClient() (*http.Client, error) {
 		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   true,
 	}
+	s.transport = tr
 	return &http.Client{Transport: tr}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -33,6 +34,7 @@ type Sink struct {
 	pkProp  string
 
 	client    *azcosmos.Client
+	transport *http.Transport
 	container *azcosmos.ContainerClient
 	pks       *pkCache
 
@@ -162,6 +164,9 @@ func (s *Sink) Close(context.Context) error {
 		close(s.closed)
 		if s.client != nil {
 			s.client.Close()
+		}
+		if s.transport != nil {
+			s.transport.CloseIdleConnections()
 		}
 	})
 	return nil
