@@ -1,6 +1,7 @@
 package cosmos
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -71,6 +72,10 @@ func (c Config) Validate() error {
 	var errs []error
 	if u, err := url.Parse(c.Endpoint); c.Endpoint == "" || err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		errs = append(errs, fmt.Errorf("%sCOSMOS_ENDPOINT: must be an https:// URL, got %q", p, c.Endpoint))
+	}
+	if _, err := base64.StdEncoding.DecodeString(c.Key); err != nil {
+		// Never echo the key, not even a part of it.
+		errs = append(errs, fmt.Errorf("%sCOSMOS_KEY: not a valid account key (base64)", p))
 	}
 	if c.Database == "" {
 		errs = append(errs, fmt.Errorf("%sCOSMOS_DATABASE: must not be empty", p))

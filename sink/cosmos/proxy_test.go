@@ -166,4 +166,3 @@ func (d discard) WriteHeader(int)             {}
 func (p *faultProxy) faults() int64 {
 	return p.n429.Load() + p.n503.Load() + p.nTimeoutBefore.Load() + p.nTimeoutAfter.Load()
 }
-
