@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"log"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httputil"
@@ -82,7 +83,8 @@ func newFaultProxy(t testing.TB, srv *testServer) *faultProxy {
 		resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
 		return nil
 	}
-	rp.ErrorLog = nil
+	// A request the client gave up on is expected here: no log.
+	rp.ErrorLog = log.New(io.Discard, "", 0)
 	hs := &http.Server{Handler: p.handler(rp), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
 	t.Cleanup(func() {
