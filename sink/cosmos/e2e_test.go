@@ -89,7 +89,9 @@ func startPipeline(t *testing.T) *pipeline {
 		ShutdownTimeout: 10 * time.Second, RestartBackoffMax: time.Second,
 	}
 	done := make(chan error, 1)
-	go func() { done <- connectorlib.NewSourceRunner(rcfg, conn.Factory(), connectorlib.Deps{Kafka: c.Opts()}).Run(ctx) }()
+	go func() {
+		done <- connectorlib.NewSourceRunner(rcfg, conn.Factory(), connectorlib.Deps{Kafka: c.Opts()}).Run(ctx)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
