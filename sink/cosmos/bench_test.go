@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sfconnect/sfconnect/connectorlib"
 )
@@ -63,13 +64,19 @@ func benchWorkload() [][]connectorlib.Record {
 // the runner drives it (partitions concurrently, batches of benchBatch),
 // and with a naive baseline in the same run: one upsert at a time, in
 // offset order, of the full document kept in memory. It reports both rates,
-// their ratio and the process's peak RSS.
+// their ratio and the process's peak RSS. BENCH_COSMOS_CONCURRENCY
+// overrides COSMOS_CONCURRENCY (the stand-in is one Node.js thread, so it
+// prefers fewer requests in flight than Cosmos DB does).
 func BenchmarkCosmosSink_50kChanges5kRecords(b *testing.B) {
 	srv := cosmosServer(b)
 	parts := benchWorkload()
 	var sinkRate, naiveRate float64
 	for i := 0; b.Loop(); i++ {
-		s := openSink(b, srv, nil)
+		s := openSink(b, srv, func(c *Config) {
+			if v := os.Getenv("BENCH_COSMOS_CONCURRENCY"); v != "" {
+				c.Concurrency, _ = strconv.Atoi(v)
+			}
+		})
 		start := time.Now()
 		var wg sync.WaitGroup
 		for _, recs := range parts {
@@ -86,6 +93,13 @@ func BenchmarkCosmosSink_50kChanges5kRecords(b *testing.B) {
 		}
 		wg.Wait()
 		sinkRate = benchChanges / time.Since(start).Seconds()
+		if i == 0 {
+			var ops []string
+			for _, op := range []string{"read", "query", "create", "replace", "delete", "patch"} {
+				ops = append(ops, fmt.Sprintf("%s %.0f", op, testutil.ToFloat64(s.metrics.RequestCharge.WithLabelValues(op))))
+			}
+			b.Logf("sink requests (1 RU each on the stand-in): %s", strings.Join(ops, ", "))
+		}
 
 		base := openSink(b, srv, nil)
 		start = time.Now()

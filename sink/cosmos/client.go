@@ -84,14 +84,22 @@ func (s *Sink) httpClient() (*http.Client, error) {
 		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSClientConfig:     tc,
 		TLSHandshakeTimeout: 10 * time.Second,
-		MaxIdleConns:        2 * s.cfg.Concurrency,
-		MaxIdleConnsPerHost: 2 * s.cfg.Concurrency,
+		// Write runs for several partitions at once, each with up to
+		// Concurrency requests: keep that many connections alive, or every
+		// request above the idle limit pays a new TLS handshake (on both
+		// sides).
+		MaxIdleConns:        maxIdleConns,
+		MaxIdleConnsPerHost: maxIdleConns,
 		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   true,
 	}
 	s.transport = tr
 	return &http.Client{Transport: tr}, nil
 }
+
+// maxIdleConns bounds the idle connections kept to Cosmos DB: enough for
+// the runtime's default 8 partitions at the default concurrency.
+const maxIdleConns = 256
 
 // observer counts every response and the request units it cost.
 type observer struct{ m *Metrics }

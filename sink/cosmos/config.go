@@ -56,7 +56,8 @@ type Config struct {
 	DeleteMode    string        `envconfig:"COSMOS_DELETE_MODE" default:"hard" desc:"hard: delete the document; soft: keep a tombstone document with _sfconnect.deleted=true, so a late older change can never bring the record back."`
 	TombstoneTTL  time.Duration `envconfig:"COSMOS_TOMBSTONE_TTL" default:"0s" desc:"soft delete mode: Cosmos time to live of tombstone documents (whole seconds; needs TTL enabled on the container, which COSMOS_CREATE_IF_MISSING does). 0: kept forever. Keep it longer than the topics' retention."`
 
-	Concurrency      int           `envconfig:"COSMOS_CONCURRENCY" default:"32" desc:"Documents written concurrently within one batch; the changes of one document are always applied in order."`
+	DocumentCache    int           `envconfig:"COSMOS_DOCUMENT_CACHE" default:"10000" desc:"Documents whose last written state and ETag the sink remembers, so that the next change to one needs no read; the write stays conditional on the ETag, and a document changed elsewhere is re-read. 0: read before every write."`
+	Concurrency      int           `envconfig:"COSMOS_CONCURRENCY" default:"16" desc:"Documents written concurrently within one batch; the changes of one document are always applied in order."`
 	RequestTimeout   time.Duration `envconfig:"COSMOS_REQUEST_TIMEOUT" default:"10s" desc:"Bound on one Cosmos request; a timed-out request is retried."`
 	RetryMaxAttempts int           `envconfig:"COSMOS_RETRY_MAX_ATTEMPTS" default:"8" desc:"Attempts per request for 408, 449, 5xx and timeouts before the record goes back to the runtime's retry budget."`
 	RetryInitial     time.Duration `envconfig:"COSMOS_RETRY_INITIAL" default:"100ms" desc:"First backoff delay for 408, 449, 5xx and timeouts; doubles per attempt, with jitter."`
@@ -105,6 +106,9 @@ func (c Config) Validate() error {
 	}
 	if c.TombstoneTTL > 0 && c.DeleteMode != DeleteSoft {
 		errs = append(errs, fmt.Errorf("%sCOSMOS_TOMBSTONE_TTL: only applies with %sCOSMOS_DELETE_MODE=soft", p, p))
+	}
+	if c.DocumentCache < 0 {
+		errs = append(errs, fmt.Errorf("%sCOSMOS_DOCUMENT_CACHE: must not be negative", p))
 	}
 	if c.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("%sCOSMOS_CONCURRENCY: must be at least 1", p))

@@ -31,6 +31,12 @@ type docState struct {
 	doc map[string]any
 	// changed reports whether doc differs from stored.
 	changed bool
+	// guessed is set when stored was not read but assumed absent (a
+	// CREATE of a document neither cached nor read): the create is then
+	// conditional on the id being free, and anything else needs a read.
+	guessed bool
+	// cached is set when stored comes from the document cache, not a read.
+	cached bool
 }
 
 // outcome is what applying one change did.

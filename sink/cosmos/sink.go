@@ -37,6 +37,7 @@ type Sink struct {
 	transport *http.Transport
 	container *azcosmos.ContainerClient
 	pks       *pkCache
+	docs      *docCache
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -63,7 +64,7 @@ func New(cfg Config, deps Deps) (*Sink, error) {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
 	prop, _ := pkProperty(cfg.PartitionKey)
-	s := &Sink{cfg: cfg, deps: deps, metrics: deps.Metrics, pkProp: prop, pks: newPKCache(pkCacheSize), closed: make(chan struct{})}
+	s := &Sink{cfg: cfg, deps: deps, metrics: deps.Metrics, pkProp: prop, pks: newPKCache(pkCacheSize), docs: newDocCache(cfg.DocumentCache), closed: make(chan struct{})}
 	client, err := s.newClient()
 	if err != nil {
 		return nil, err

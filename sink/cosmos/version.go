@@ -86,6 +86,9 @@ func readMeta(doc map[string]any) (meta, bool) {
 	if !ok {
 		return meta{}, false
 	}
+	if m, ok := raw.(meta); ok {
+		return m, true // built by this process (cached)
+	}
 	b, err := json.Marshal(raw)
 	if err != nil {
 		return meta{}, false

@@ -34,8 +34,9 @@ var errConflict = errors.New("document changed since it was read")
 // re-read and re-applied, and the version guard turns whatever that writer
 // already applied into no-ops.
 func (s *Sink) writeGroup(ctx context.Context, g []*change) map[int]error {
+	mustRead := false
 	for round := 1; ; round++ {
-		st, err := s.load(ctx, g[0])
+		st, err := s.load(ctx, g[0], mustRead)
 		if err != nil {
 			return failAll(g, nil, classify(err))
 		}
@@ -49,11 +50,20 @@ func (s *Sink) writeGroup(ctx context.Context, g []*change) map[int]error {
 			}
 			counts[o]++
 		}
+		if st.guessed && st.doc == nil {
+			// Absence was assumed, and the group ends without a document:
+			// whatever is stored must be seen to be deleted.
+			mustRead = true
+			continue
+		}
 		if st.changed {
 			if s.beforeStore != nil {
 				s.beforeStore(g[0].docID)
 			}
 			err = s.store(ctx, st, g[0])
+			if err != nil {
+				s.docs.forget(g[0].docID)
+			}
 		}
 		switch {
 		case err == nil:
@@ -62,6 +72,14 @@ func (s *Sink) writeGroup(ctx context.Context, g []*change) map[int]error {
 			s.metrics.Changes.WithLabelValues("exists").Add(float64(counts[exists]))
 			s.metrics.Changes.WithLabelValues("rejected").Add(float64(len(rejected)))
 			return rejected
+		case errors.Is(err, errConflict) && st.guessed:
+			mustRead = true // the document exists after all: read it
+			continue
+		case errors.Is(err, errConflict) && st.cached:
+			// Changed since this process wrote it: read what is there.
+			mustRead = true
+			s.metrics.Retries.WithLabelValues("precondition").Inc()
+			continue
 		case errors.Is(err, errConflict) && s.cfg.WriteStrategy == StrategyOverwriteIfNotModified:
 			// The strategy's promise: never overwrite what another writer
 			// changed since the read. The changes are skipped.
@@ -69,6 +87,7 @@ func (s *Sink) writeGroup(ctx context.Context, g []*change) map[int]error {
 			s.metrics.Changes.WithLabelValues("rejected").Add(float64(len(rejected)))
 			return rejected
 		case errors.Is(err, errConflict) && round < maxConflictRounds:
+			mustRead = true
 			s.metrics.Retries.WithLabelValues("precondition").Inc()
 			s.pks.forget(g[0].docID)
 			continue
@@ -131,7 +150,18 @@ func (s *Sink) knownPK(c *change) (any, bool) {
 // query by id (one partition's documents have unique ids, but the same id
 // may exist in two partitions after a crash during a move: the newest
 // wins, the others are deleted when the document is next written).
-func (s *Sink) load(ctx context.Context, c *change) (*docState, error) {
+func (s *Sink) load(ctx context.Context, c *change, mustRead bool) (*docState, error) {
+	if !mustRead {
+		if d, ok := s.docs.get(c.docID); ok {
+			return &docState{stored: d.doc, etag: d.etag, storedPK: d.pk, doc: d.doc, cached: true}, nil
+		}
+		if _, known := s.knownPK(c); known && c.op == opReplace && s.cfg.WriteStrategy != StrategyDelete {
+			// A CREATE of a document this process has not seen is most
+			// likely new: try creating it, which fails with 409 (and a
+			// read follows) when it is not.
+			return &docState{guessed: true}, nil
+		}
+	}
 	pk, ok := s.knownPK(c)
 	if !ok {
 		pk, ok = s.pks.get(c.docID)
@@ -249,6 +279,7 @@ func (s *Sink) store(ctx context.Context, st *docState, c *change) error {
 		}
 		s.metrics.Documents.WithLabelValues("delete").Inc()
 		s.pks.forget(id)
+		s.docs.forget(id)
 		return nil
 	}
 	body, err := json.Marshal(st.doc)
@@ -264,10 +295,12 @@ func (s *Sink) store(ctx context.Context, st *docState, c *change) error {
 	if m, _ := readMeta(st.doc); m.Deleted {
 		opName = "tombstone"
 	}
+	var etag azcore.ETag
 	switch {
 	case st.stored == nil:
 		err = s.call(ctx, func(ctx context.Context) error {
-			_, err := s.container.CreateItem(ctx, key, body, nil)
+			resp, err := s.container.CreateItem(ctx, key, body, nil)
+			etag = resp.ETag
 			return err
 		})
 		if opName == "replace" {
@@ -275,7 +308,8 @@ func (s *Sink) store(ctx context.Context, st *docState, c *change) error {
 		}
 	case pkEqual(st.storedPK, newPK):
 		err = s.call(ctx, func(ctx context.Context) error {
-			_, err := s.container.ReplaceItem(ctx, key, id, body, ifMatch)
+			resp, err := s.container.ReplaceItem(ctx, key, id, body, ifMatch)
+			etag = resp.ETag
 			return err
 		})
 	default:
@@ -283,7 +317,8 @@ func (s *Sink) store(ctx context.Context, st *docState, c *change) error {
 		// new one first, so that a crash in between leaves a duplicate
 		// (resolved by version on the next read) rather than a loss.
 		err = s.call(ctx, func(ctx context.Context) error {
-			_, err := s.container.CreateItem(ctx, key, body, nil)
+			resp, err := s.container.CreateItem(ctx, key, body, nil)
+			etag = resp.ETag
 			return err
 		})
 		if err == nil {
@@ -303,6 +338,11 @@ func (s *Sink) store(ctx context.Context, st *docState, c *change) error {
 	s.metrics.Documents.WithLabelValues(opName).Inc()
 	if s.pkProp != "id" && s.pkProp != "sobject" {
 		s.pks.put(id, newPK)
+	}
+	if etag != "" {
+		s.docs.put(id, cachedDoc{doc: st.doc, etag: string(etag), pk: newPK})
+	} else {
+		s.docs.forget(id)
 	}
 	return nil
 }
