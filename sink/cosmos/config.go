@@ -63,6 +63,10 @@ type Config struct {
 	RetryInitial     time.Duration `envconfig:"COSMOS_RETRY_INITIAL" default:"100ms" desc:"First backoff delay for 408, 449, 5xx and timeouts; doubles per attempt, with jitter."`
 	ThrottleMaxWait  time.Duration `envconfig:"COSMOS_THROTTLE_MAX_WAIT" default:"2m" desc:"How long one request may wait on 429s (each wait as long as x-ms-retry-after-ms asks) before it is handed to the runtime's retry (which waits again, without dead-lettering early)."`
 
+	SchemaRegistryURL      string `envconfig:"COSMOS_SCHEMA_REGISTRY_URL" desc:"Schema Registry URL (comma-separated for several), for values the source wrote as Avro (SOURCE_VALUE_FORMAT=avro); JSON values need none."`
+	SchemaRegistryUsername string `envconfig:"COSMOS_SCHEMA_REGISTRY_USERNAME" desc:"Schema Registry basic-auth username (API key), if the registry needs one."`
+	SchemaRegistryPassword string `envconfig:"COSMOS_SCHEMA_REGISTRY_PASSWORD" secret:"true" desc:"Schema Registry basic-auth password (API secret)."`
+
 	CAFile             string `envconfig:"COSMOS_CA_FILE" desc:"PEM file of CA certificates trusted in addition to the system roots, for a local emulator's certificate. TLS verification stays on."`
 	InsecureSkipVerify bool   `envconfig:"COSMOS_INSECURE_SKIP_TLS_VERIFY" default:"false" desc:"Do not verify the server's TLS certificate. For a throwaway local emulator only; prefer COSMOS_CA_FILE."`
 }
