@@ -31,7 +31,7 @@ func TestSink_Write_AvroValues(t *testing.T) {
 	env := func(ct string, ts int64, fields map[string]any, nulled ...string) []byte {
 		e := &source.Envelope{EnvelopeVersion: 1, Kind: source.KindChange, Entity: "Account", RecordID: &id, ChangeType: ct,
 			Fields: fields, ChangedFields: []string{}, NulledFields: append([]string{}, nulled...), DiffFields: []string{},
-			Header: &source.Header{RecordIDs: []string{id}, CommitTimestamp: time.UnixMilli(ts).UTC(), CommitNumber: ts, SequenceNumber: 1},
+			Header:  &source.Header{RecordIDs: []string{id}, CommitTimestamp: time.UnixMilli(ts).UTC(), CommitNumber: ts, SequenceNumber: 1},
 			Channel: "/data/AccountChangeEvent", DedupeKey: "k", ReceivedAt: time.Now().UTC()}
 		b, err := enc.Encode("salesforce.Account", e)
 		if err != nil {
@@ -76,7 +76,7 @@ func env2(t *testing.T, enc *source.AvroEncoder, id string) []byte {
 	t.Helper()
 	e := &source.Envelope{EnvelopeVersion: 1, Kind: source.KindChange, Entity: "Account", RecordID: &id, ChangeType: "UPDATE",
 		Fields: map[string]any{"Name": "held"}, ChangedFields: []string{}, NulledFields: []string{}, DiffFields: []string{},
-		Header: &source.Header{RecordIDs: []string{id}, CommitTimestamp: time.UnixMilli(35).UTC(), CommitNumber: 35},
+		Header:  &source.Header{RecordIDs: []string{id}, CommitTimestamp: time.UnixMilli(35).UTC(), CommitNumber: 35},
 		Channel: "/data/AccountChangeEvent", DedupeKey: "k", ReceivedAt: time.Now().UTC()}
 	b, err := enc.Encode("salesforce.Account", e)
 	if err != nil {
