@@ -103,7 +103,7 @@ type envelopeHeader struct {
 // reservedFields are document properties a Salesforce field must not
 // overwrite: Cosmos DB's own and the sink's.
 var reservedFields = map[string]bool{
-	"id": true, "sobject": true, "ttl": true, metaField: true,
+	"id": true, "sobject": true, "ttl": true, metaField: true, diffField: true,
 	"_rid": true, "_etag": true, "_ts": true, "_self": true, "_attachments": true,
 }
 

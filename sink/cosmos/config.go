@@ -27,7 +27,10 @@ const (
 	// write is left alone (the change is skipped) instead of re-read.
 	StrategyOverwriteIfNotModified = "overwrite_if_not_modified"
 	// StrategyPatch applies CDC semantics but merges into the document:
-	// fields the sink does not own (added by the application) survive.
+	// fields the sink does not own (added by the application) survive. An
+	// UPDATE of a document the sink has not cached is one conditional
+	// patch (the version guard as its condition) instead of a read and a
+	// replace.
 	StrategyPatch = "patch"
 )
 
@@ -35,7 +38,7 @@ const (
 const (
 	// DeleteHard removes the document.
 	DeleteHard = "hard"
-	// DeleteSoft keeps a tombstone document (_sfconnect.deleted = true,
+	// DeleteSoft keeps a tombstone document (sfconnect.deleted = true,
 	// Salesforce fields removed) that holds the delete's version.
 	DeleteSoft = "soft"
 )
@@ -51,9 +54,9 @@ type Config struct {
 	PartitionKey    string `envconfig:"COSMOS_PARTITION_KEY_PATH" default:"/id" desc:"The container's partition key path, one top-level property (/id, /sobject, /AccountId); the value is taken from each document."`
 	Throughput      int32  `envconfig:"COSMOS_THROUGHPUT" default:"0" desc:"Manual RU/s for a container created here; 0: none set (serverless, or the database's shared throughput)."`
 
-	WriteStrategy string        `envconfig:"COSMOS_WRITE_STRATEGY" default:"overwrite" desc:"overwrite (upsert with CDC semantics), append (create; existing documents are left alone), delete (every record deletes its document), overwrite_if_not_modified (skip a change whose document another writer changed meanwhile), patch (merge; fields the sink does not own survive)."`
+	WriteStrategy string        `envconfig:"COSMOS_WRITE_STRATEGY" default:"overwrite" desc:"overwrite (upsert with CDC semantics), append (create; existing documents are left alone), delete (every record deletes its document), overwrite_if_not_modified (skip a change whose document another writer changed meanwhile), patch (merge; fields the sink does not own survive; UPDATEs of uncached documents as one conditional Cosmos patch)."`
 	IDTemplate    string        `envconfig:"COSMOS_ID_TEMPLATE" default:"{id}" desc:"Document id built from {id} (the record Id, or the Kafka key), {entity} (the sObject) and {topic}, e.g. {entity}-{id}."`
-	DeleteMode    string        `envconfig:"COSMOS_DELETE_MODE" default:"hard" desc:"hard: delete the document; soft: keep a tombstone document with _sfconnect.deleted=true, so a late older change can never bring the record back."`
+	DeleteMode    string        `envconfig:"COSMOS_DELETE_MODE" default:"hard" desc:"hard: delete the document; soft: keep a tombstone document with sfconnect.deleted=true, so a late older change can never bring the record back."`
 	TombstoneTTL  time.Duration `envconfig:"COSMOS_TOMBSTONE_TTL" default:"0s" desc:"soft delete mode: Cosmos time to live of tombstone documents (whole seconds; needs TTL enabled on the container, which COSMOS_CREATE_IF_MISSING does). 0: kept forever. Keep it longer than the topics' retention."`
 
 	DocumentCache    int           `envconfig:"COSMOS_DOCUMENT_CACHE" default:"10000" desc:"Documents whose last written state and ETag the sink remembers, so that the next change to one needs no read; the write stays conditional on the ETag, and a document changed elsewhere is re-read. 0: read before every write."`
