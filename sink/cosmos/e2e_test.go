@@ -410,7 +410,14 @@ func TestSink_EndToEnd_FaultsReplaysRebalance(t *testing.T) {
 	eo := p.endOffsets(t, e2eChanges)
 	var total int64
 	eo.Each(func(o kadm.ListedOffset) { total += o.Offset })
-	t.Logf("source wrote %d records for %d changes to %s (%s)", total, e2eChanges, p.topic, p.cluster.Kind)
+	// sfsim folds the same change to several records of one transaction
+	// into one event naming them all (as Salesforce does); the source fans
+	// such an event out into one record per Id.
+	t.Logf("sfsim published change events up to replay id %d; the source wrote %d records for %d record changes to %s (%s)",
+		p.sim.LatestReplayID(), total, e2eChanges, p.topic, p.cluster.Kind)
+	if p.sim.LatestReplayID() >= e2eChanges {
+		t.Errorf("no change event named several records: the fan-out is not exercised")
+	}
 
 	proxy := newFaultProxy(t, srv)
 	proxy.setRates(0.20, 0.05, 0.03)
