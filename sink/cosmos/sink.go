@@ -148,6 +148,8 @@ func (s *Sink) Write(ctx context.Context, batch []connectorlib.Record) error {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
+			// Nothing is returned while a group is still being written.
+			wg.Wait()
 			return ctx.Err()
 		}
 		wg.Add(1)
