@@ -9,6 +9,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/sfconnect/sfconnect/connectorlib"
 )
 
 // TestSink_Open_VerifiesTLS checks that TLS verification is on by default:
@@ -19,7 +21,6 @@ func TestSink_Open_VerifiesTLS(t *testing.T) {
 	srv := cosmosServer(t)
 	cfg := srv.testConfig(containerName(t))
 	cfg.CAFile = ""
-	cfg.RetryMaxAttempts = 1
 	s, err := New(cfg, Deps{})
 	if err != nil {
 		t.Fatal(err)
@@ -27,8 +28,9 @@ func TestSink_Open_VerifiesTLS(t *testing.T) {
 	defer func() { _ = s.Close(context.Background()) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := s.Open(ctx); err == nil || !strings.Contains(err.Error(), "certificate") {
-		t.Fatalf("Open without the CA: %v; want a certificate verification error", err)
+	err = s.Open(ctx)
+	if err == nil || !strings.Contains(err.Error(), "certificate") || connectorlib.IsRetryable(err) {
+		t.Fatalf("Open without the CA: %v; want a permanent certificate verification error", err)
 	}
 	cfg.InsecureSkipVerify = true
 	openSinkCfg(t, cfg)
