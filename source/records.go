@@ -31,12 +31,6 @@ type ValueEncoder interface {
 	Encode(topic string, env *Envelope) ([]byte, error)
 }
 
-// JSONEncoder writes envelopes as JSON.
-type JSONEncoder struct{}
-
-// Encode implements ValueEncoder.
-func (JSONEncoder) Encode(_ string, env *Envelope) ([]byte, error) { return json.Marshal(env) }
-
 // recordMaker turns envelopes into records.
 type recordMaker struct {
 	cfg    *Config
