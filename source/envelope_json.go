@@ -19,7 +19,7 @@ import (
 //
 // Envelopes with anything the fast path does not know (a field value of
 // another Go type, a float that is not finite, a time outside the years
-// 0-9999 or not in UTC) are handed to encoding/json as a whole, so the
+// 0-9999 or with an offset in seconds) are handed to encoding/json as a whole, so the
 // output, and the error, stay exactly the reflective encoder's.
 type JSONEncoder struct{}
 
@@ -187,14 +187,15 @@ func appendJSONFloat(b []byte, f float64) ([]byte, bool) {
 	return b, true
 }
 
-// appendJSONTime writes t as time.Time's MarshalJSON does (RFC 3339 with
-// nanoseconds), for UTC times of the years 0-9999; others are left to
-// encoding/json, which also owns the error for years it cannot write.
+// appendJSONTime writes t as time.Time's MarshalJSON does: RFC 3339 with
+// nanoseconds, which is what AppendFormat writes for the years 0-9999 and
+// zone offsets of whole minutes under 24 hours. Other times are left to
+// encoding/json, which also owns the error for those it cannot write.
 func appendJSONTime(b []byte, t time.Time) ([]byte, bool) {
-	if t.Location() != time.UTC {
+	if y := t.Year(); y < 0 || y > 9999 {
 		return b, false
 	}
-	if y := t.Year(); y < 0 || y > 9999 {
+	if _, off := t.Zone(); off%60 != 0 || off <= -24*3600 || off >= 24*3600 {
 		return b, false
 	}
 	b = append(b, '"')

@@ -65,6 +65,13 @@ func TestJSONEncoder_Encode_SameAsMarshal(t *testing.T) {
 		{"local time", func(e *source.Envelope) {
 			e.ReceivedAt = time.Date(2026, 11, 23, 8, 0, 0, 5, time.FixedZone("X", -5*3600-30*60))
 		}},
+		{"offset with seconds", func(e *source.Envelope) {
+			e.ReceivedAt = time.Date(1900, 1, 1, 0, 0, 0, 0, time.FixedZone("LMT", 17*60+30))
+		}},
+		{"offset of a day fails", func(e *source.Envelope) {
+			e.ReceivedAt = time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("Y", 24*3600))
+		}},
+		{"time.Now", func(e *source.Envelope) { e.ReceivedAt = time.Now() }},
 		{"nanoseconds", func(e *source.Envelope) { e.ReceivedAt = time.Date(2026, 1, 2, 3, 4, 5, 120_000, time.UTC) }},
 	}
 	for _, c := range edge {
@@ -73,6 +80,24 @@ func TestJSONEncoder_Encode_SameAsMarshal(t *testing.T) {
 			c.edit(e)
 			sameAsMarshal(t, e)
 		})
+	}
+}
+
+// TestJSONEncoder_Encode_FastPath checks that envelopes as the source
+// builds them (received_at from time.Now, in the local zone) are written by
+// the encoder itself, not handed to encoding/json.
+func TestJSONEncoder_Encode_FastPath(t *testing.T) {
+	t.Parallel()
+	for _, env := range []*source.Envelope{changeEnvelope(), platformEnvelope()} {
+		env.ReceivedAt = time.Now()
+		if !source.JSONFastPath(env) {
+			t.Fatalf("%s envelope left to encoding/json", env.Kind)
+		}
+	}
+	e := changeEnvelope()
+	e.Fields["x"] = math.NaN()
+	if source.JSONFastPath(e) {
+		t.Fatal("NaN taken by the fast path")
 	}
 }
 
