@@ -4,12 +4,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
-	"weak"
 
 	"github.com/sfconnect/sfconnect/salesforce/cdc"
 )
@@ -91,11 +88,11 @@ func dedupeKey(channel string, replay []byte, recordID string) string {
 }
 
 // changeEnvelopes builds one envelope per record id of a decoded Pub/Sub
-// change event (fan-out). Field values are flattened (BillingAddress.City)
-// and dates become ISO strings, using the schema's field types.
-func changeEnvelopes(channel string, replay []byte, eventID string, ev *cdc.ChangeEvent, s *cdc.Schema, now time.Time) []Envelope {
+// change event (fan-out). Field values come flattened (BillingAddress.City)
+// from the decoder; dates become ISO strings, by the schema's field types.
+func changeEnvelopes(channel string, replay []byte, eventID string, ev *cdc.FlatChange, s *cdc.Schema, now time.Time) []Envelope {
 	h := ev.Header
-	fields := flattenFields(ev.Fields, s)
+	fields := envelopeFields(ev.Fields)
 	header := &Header{
 		RecordIDs: h.RecordIDs, ChangeOrigin: h.ChangeOrigin, TransactionKey: h.TransactionKey,
 		SequenceNumber: h.SequenceNumber, CommitTimestamp: time.UnixMilli(h.CommitTimestamp).UTC(),
@@ -116,11 +113,11 @@ func changeEnvelopes(channel string, replay []byte, eventID string, ev *cdc.Chan
 }
 
 // platformEnvelope builds the envelope of a decoded platform event.
-func platformEnvelope(channel string, replay []byte, eventID string, ev *cdc.PlatformEvent, s *cdc.Schema, now time.Time) Envelope {
+func platformEnvelope(channel string, replay []byte, eventID string, fields []cdc.FlatField, s *cdc.Schema, now time.Time) Envelope {
 	schemaID := s.ID()
 	return Envelope{
 		EnvelopeVersion: EnvelopeVersion, Kind: KindPlatformEvent, Entity: strings.TrimPrefix(channel, "/event/"),
-		ChangeType: "PUBLISH", Fields: flattenFields(ev.Fields, s), ChangedFields: []string{}, NulledFields: []string{},
+		ChangeType: "PUBLISH", Fields: envelopeFields(fields), ChangedFields: []string{}, NulledFields: []string{},
 		DiffFields: []string{}, Channel: channel, ReplayID: replay, SchemaID: &schemaID, EventUUID: strp(eventID),
 		DedupeKey: dedupeKey(channel, replay, eventID), ReceivedAt: now,
 	}
@@ -133,62 +130,14 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// flattenFields turns decoded Avro values into envelope values: compounds
-// flattened with dots, dates and datetimes (epoch ms) into ISO strings,
-// ints into longs.
-func flattenFields(in map[string]any, s *cdc.Schema) map[string]any {
-	types := fieldTypes(s)
+// envelopeFields turns flat decoded values into envelope values: dates and
+// datetimes (epoch ms) into ISO strings, ints into longs (envelopeValue).
+func envelopeFields(in []cdc.FlatField) map[string]any {
 	out := make(map[string]any, len(in))
-	var put func(prefix string, m map[string]any)
-	put = func(prefix string, m map[string]any) {
-		for k, v := range m {
-			name := k
-			if prefix != "" {
-				name = prefix + "." + k
-			}
-			if nested, ok := v.(map[string]any); ok {
-				put(name, nested)
-				continue
-			}
-			out[name] = envelopeValue(v, types[name])
-		}
+	for _, f := range in {
+		out[f.Name] = envelopeValue(f.Value, f.Type)
 	}
-	put("", in)
 	return out
-}
-
-// fieldTypesCache holds fieldTypes per schema: building the map took more
-// time than decoding the event. Schemas are immutable and the Pub/Sub client
-// keeps one per schema id, so each map is built once; an entry goes when its
-// schema is collected. (Not keyed by the schema's ID: cdc's fingerprint
-// leaves out the Salesforce types, so a date field that became a datetime
-// keeps the id.)
-var fieldTypesCache sync.Map // weak.Pointer[cdc.Schema] -> map[string]string
-
-// fieldTypes returns the Salesforce type of each field of s, compound
-// components under their flattened names. The map is shared: read only.
-func fieldTypes(s *cdc.Schema) map[string]string {
-	var key weak.Pointer[cdc.Schema]
-	if s != nil {
-		key = weak.Make(s)
-		if types, ok := fieldTypesCache.Load(key); ok {
-			return types.(map[string]string)
-		}
-	}
-	types := map[string]string{}
-	for _, f := range s.Fields() {
-		types[f.Name] = f.Type
-		for _, c := range f.Components {
-			types[f.Name+"."+c.Name] = c.Type
-		}
-	}
-	if s != nil {
-		if cached, loaded := fieldTypesCache.LoadOrStore(key, types); loaded {
-			return cached.(map[string]string)
-		}
-		runtime.AddCleanup(s, func(k weak.Pointer[cdc.Schema]) { fieldTypesCache.Delete(k) }, key)
-	}
-	return types
 }
 
 // envelopeValue converts one decoded value by its Salesforce type.

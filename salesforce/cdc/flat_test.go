@@ -1,0 +1,233 @@
+package cdc
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func mustParse(t testing.TB, avroJSON string) *Schema {
+	t.Helper()
+	s, err := ParseSchema(avroJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// flattenDecoded is what DecodeFlat must give, computed from Decode's
+// nested maps: records and maps flattened under dotted names, each name
+// typed by the schema's top-level fields and compound components.
+func flattenDecoded(s *Schema, fields map[string]any) map[string]FlatField {
+	types := map[string]string{}
+	for _, f := range s.Fields() {
+		types[f.Name] = f.Type
+		for _, c := range f.Components {
+			types[f.Name+"."+c.Name] = c.Type
+		}
+	}
+	out := map[string]FlatField{}
+	var put func(prefix string, m map[string]any)
+	put = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			name := k
+			if prefix != "" {
+				name = prefix + "." + k
+			}
+			if nested, ok := v.(map[string]any); ok {
+				put(name, nested)
+				continue
+			}
+			out[name] = FlatField{Name: name, Type: types[name], Value: v}
+		}
+	}
+	put("", fields)
+	return out
+}
+
+// sameFlat fails unless flat holds exactly want, each name once. Values
+// are compared by their Go syntax, so that a decoded NaN equals itself.
+func sameFlat(t *testing.T, flat []FlatField, want map[string]FlatField) {
+	t.Helper()
+	got := map[string]FlatField{}
+	for _, f := range flat {
+		if _, dup := got[f.Name]; dup {
+			t.Fatalf("%s appears twice in %v", f.Name, flat)
+		}
+		got[f.Name] = f
+	}
+	if len(got) != len(want) {
+		t.Fatalf("flat fields\n%v\nwant\n%v", flat, want)
+	}
+	for name, w := range want {
+		g, ok := got[name]
+		if !ok || g.Type != w.Type || fmt.Sprintf("%#v", g.Value) != fmt.Sprintf("%#v", w.Value) {
+			t.Fatalf("%s: got %#v, want %#v", name, g, w)
+		}
+	}
+}
+
+// checkFlatAgrees decodes payload both ways and fails unless DecodeFlat (or
+// DecodePlatformFlat) agrees with Decode (or DecodePlatform) flattened,
+// errors included.
+func checkFlatAgrees(t *testing.T, s *Schema, payload []byte) {
+	t.Helper()
+	if s.Kind() == KindPlatformEvent {
+		ev, err := s.DecodePlatform(payload)
+		flat, flatErr := s.DecodePlatformFlat(payload, make([]FlatField, 3))
+		if fmt.Sprint(err) != fmt.Sprint(flatErr) {
+			t.Fatalf("DecodePlatform error %v, DecodePlatformFlat error %v", err, flatErr)
+		}
+		if err == nil {
+			sameFlat(t, flat, flattenDecoded(s, ev.Fields))
+		}
+		return
+	}
+	ev, err := s.Decode(payload)
+	fc := FlatChange{Fields: make([]FlatField, 3)} // reused: truncated first
+	flatErr := s.DecodeFlat(payload, &fc)
+	if fmt.Sprint(err) != fmt.Sprint(flatErr) {
+		t.Fatalf("Decode error %v, DecodeFlat error %v", err, flatErr)
+	}
+	if err != nil {
+		return
+	}
+	if !reflect.DeepEqual(fc.Header, ev.Header) {
+		t.Fatalf("header %#v, want %#v", fc.Header, ev.Header)
+	}
+	sameFlat(t, fc.Fields, flattenDecoded(s, ev.Fields))
+}
+
+func TestSchema_DecodeFlat_SameAsDecode(t *testing.T) {
+	t.Parallel()
+	for name, tc := range differentialCases(t) {
+		t.Run(name, func(t *testing.T) {
+			payload, err := tc.s.Encode(tc.ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkFlatAgrees(t, tc.s, payload)
+			for n := range payload { // every truncation fails alike
+				checkFlatAgrees(t, tc.s, payload[:n])
+			}
+		})
+	}
+	con := mustSchema(t, contact())
+	payload, err := con.Encode(fullContact(t, con))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fc FlatChange
+	if err := con.DecodeFlat(payload, &fc); err != nil {
+		t.Fatal(err)
+	}
+	// The compound's components arrive flattened and typed.
+	want := map[string]string{"MailingAddress.City": "string", "Name.FirstName": "string", "Birthdate": "date", "Geo__c.Latitude": "double"}
+	for _, f := range fc.Fields {
+		if typ, ok := want[f.Name]; ok {
+			if f.Type != typ {
+				t.Errorf("%s: type %q, want %q", f.Name, f.Type, typ)
+			}
+			delete(want, f.Name)
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("missing %v in %v", want, fc.Fields)
+	}
+	if _, err := con.DecodePlatformFlat(payload, nil); err == nil {
+		t.Error("DecodePlatformFlat took a change event schema")
+	}
+}
+
+// encodableForeign is foreignSchema without its fixed field, which Encode
+// does not write; DecodeFlat reads fixed as Decode does (the fuzz test
+// feeds it).
+var encodableForeign = strings.Replace(foreignSchema, `{"name":"X","type":{"type":"fixed","name":"Four","size":4}},`, "", 1)
+
+// TestSchema_DecodeFlat_Foreign covers what Salesforce schemas do not
+// have: maps (null values kept), arrays, fixed, recursion below the
+// compiled depth, and the depth limit.
+func TestSchema_DecodeFlat_Foreign(t *testing.T) {
+	t.Parallel()
+	s, err := ParseSchema(encodableForeign)
+	if err != nil || len(s.Fields()) != len(mustParse(t, foreignSchema).Fields())-1 {
+		t.Fatalf("%v %v", err, s.Fields())
+	}
+	next := map[string]any{"v": int32(9)}
+	for range flatCompileDepth + 3 {
+		next = map[string]any{"v": int32(1), "next": next}
+	}
+	payload, err := s.EncodePlatform(&PlatformEvent{Fields: map[string]any{
+		"CreatedDate": int64(5), "F": float32(1.5), "B": []byte{0, 1}, "E": "GREEN",
+		"M": map[string]any{"a": int32(1), "b": nil}, "L": next, "A": []any{map[string]any{"v": int32(3)}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFlatAgrees(t, s, payload)
+	flat, err := s.DecodePlatformFlat(payload, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]any{}
+	for _, f := range flat {
+		byName[f.Name] = f.Value
+	}
+	if v, ok := byName["M.b"]; !ok || v != nil {
+		t.Errorf("null map value M.b: %v, %v", v, ok)
+	}
+	deep := "L"
+	for range flatCompileDepth + 3 {
+		deep += ".next"
+	}
+	if byName[deep+".v"] != int32(9) {
+		t.Errorf("%s.v = %v in %v", deep, byName[deep+".v"], byName)
+	}
+	for n := range payload {
+		checkFlatAgrees(t, s, payload[:n])
+	}
+}
+
+// FuzzSchema_DecodeFlat feeds arbitrary payloads to both decoders: they
+// must agree on every value and every error, and never panic.
+func FuzzSchema_DecodeFlat(f *testing.F) {
+	con := mustSchema(f, contact())
+	small := mustSchema(f, smallAccount())
+	parsed, err := ParseSchema(con.JSON())
+	if err != nil {
+		f.Fatal(err)
+	}
+	foreign, err := ParseSchema(encodableForeign)
+	if err != nil {
+		f.Fatal(err)
+	}
+	schemas := []*Schema{con, small, parsed, lowInk(f), foreign, mustParse(f, foreignSchema)}
+	b, err := con.Encode(fullContact(f, con))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(uint8(0), b)
+	f.Add(uint8(2), b)
+	b, err = small.Encode(&ChangeEvent{
+		Header: Header{ChangeType: ChangeTypeUpdate, RecordIDs: []string{"001"}, ChangedFields: []string{"0x22", "4-0x06"}},
+		Fields: map[string]any{"Name": "Acme", "BillingAddress": map[string]any{"City": "Paris"}},
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(uint8(1), b)
+	b, err = foreign.EncodePlatform(&PlatformEvent{Fields: map[string]any{
+		"CreatedDate": int64(1), "F": float32(2), "B": []byte("x"), "E": "RED",
+		"M": map[string]any{"k": nil}, "L": map[string]any{"v": int32(1), "next": map[string]any{"v": int32(2)}}, "A": []any{},
+	}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(uint8(4), b)
+	f.Add(uint8(3), []byte{0x02, 0x00})
+	f.Add(uint8(5), []byte{0x02, 0, 0, 0, 0, 0, 0x02, 'x', 0x02, 'a', 'b', 'c', 'd', 0x01, 0x02, 0x02, 'k', 0x00, 0x00, 0x00, 0x00})
+	f.Fuzz(func(t *testing.T, which uint8, payload []byte) {
+		checkFlatAgrees(t, schemas[int(which)%len(schemas)], payload)
+	})
+}
