@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -45,6 +46,56 @@ type Envelope struct {
 	LoopTagged      bool           `avro:"loop_tagged" json:"loop_tagged"`
 	DedupeKey       string         `avro:"dedupe_key" json:"dedupe_key"`
 	ReceivedAt      time.Time      `avro:"received_at" json:"received_at"`
+
+	// flat holds the fields of an envelope built from a Pub/Sub event, as
+	// long as Fields is nil: sorted by name, each name once, so that the
+	// JSON encoder writes them as they are instead of building and sorting
+	// a map per event. Read the fields through fieldMap.
+	flat []field
+}
+
+// field is one field value of an envelope's flat form.
+type field struct {
+	name  string
+	value any
+}
+
+// withFieldMap returns e, or for an envelope in flat form a copy with
+// Fields set, for encoders that read Fields (encoding/json, Avro).
+func (e *Envelope) withFieldMap() *Envelope {
+	if e.Fields != nil || e.flat == nil {
+		return e
+	}
+	c := *e
+	c.Fields, c.flat = e.fieldMap(), nil
+	return &c
+}
+
+// field returns the value of one field, whichever form the fields are
+// held in.
+func (e *Envelope) field(name string) (any, bool) {
+	if e.Fields != nil || e.flat == nil {
+		v, ok := e.Fields[name]
+		return v, ok
+	}
+	i, ok := slices.BinarySearchFunc(e.flat, name, func(f field, name string) int { return strings.Compare(f.name, name) })
+	if !ok {
+		return nil, false
+	}
+	return e.flat[i].value, true
+}
+
+// fieldMap returns the envelope's fields as a map: Fields, or a map built
+// from the flat form.
+func (e *Envelope) fieldMap() map[string]any {
+	if e.Fields != nil || e.flat == nil {
+		return e.Fields
+	}
+	m := make(map[string]any, len(e.flat))
+	for _, f := range e.flat {
+		m[f.name] = f.value
+	}
+	return m
 }
 
 // Header is the ChangeEventHeader part of an envelope.
@@ -103,7 +154,7 @@ func changeEnvelopes(channel string, replay []byte, eventID string, ev *cdc.Flat
 	for _, id := range h.RecordIDs {
 		out = append(out, Envelope{
 			EnvelopeVersion: EnvelopeVersion, Kind: KindChange, Entity: h.EntityName, RecordID: strp(id),
-			ChangeType: string(h.ChangeType), Fields: fields,
+			ChangeType: string(h.ChangeType), flat: fields,
 			ChangedFields: nonNil(h.ChangedFields), NulledFields: nonNil(h.NulledFields), DiffFields: nonNil(h.DiffFields),
 			Header: header, Channel: channel, ReplayID: replay, SchemaID: &schemaID, EventUUID: strp(eventID),
 			OriginClient: strp(originClient(h.ChangeOrigin)), DedupeKey: dedupeKey(channel, replay, id), ReceivedAt: now,
@@ -117,7 +168,7 @@ func platformEnvelope(channel string, replay []byte, eventID string, fields []cd
 	schemaID := s.ID()
 	return Envelope{
 		EnvelopeVersion: EnvelopeVersion, Kind: KindPlatformEvent, Entity: strings.TrimPrefix(channel, "/event/"),
-		ChangeType: "PUBLISH", Fields: envelopeFields(fields), ChangedFields: []string{}, NulledFields: []string{},
+		ChangeType: "PUBLISH", flat: envelopeFields(fields), ChangedFields: []string{}, NulledFields: []string{},
 		DiffFields: []string{}, Channel: channel, ReplayID: replay, SchemaID: &schemaID, EventUUID: strp(eventID),
 		DedupeKey: dedupeKey(channel, replay, eventID), ReceivedAt: now,
 	}
@@ -130,14 +181,27 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// envelopeFields turns flat decoded values into envelope values: dates and
-// datetimes (epoch ms) into ISO strings, ints into longs (envelopeValue).
-func envelopeFields(in []cdc.FlatField) map[string]any {
-	out := make(map[string]any, len(in))
-	for _, f := range in {
-		out[f.Name] = envelopeValue(f.Value, f.Type)
+// envelopeFields turns flat decoded values into an envelope's flat form:
+// dates and datetimes (epoch ms) as ISO strings, ints as longs
+// (envelopeValue), sorted by name as a map's keys are written in JSON. A
+// name decoded twice (only map keys with dots can do that) keeps its last
+// value, as a map would.
+func envelopeFields(in []cdc.FlatField) []field {
+	out := make([]field, len(in))
+	for i, f := range in {
+		out[i] = field{name: f.Name, value: envelopeValue(f.Value, f.Type)}
 	}
-	return out
+	slices.SortStableFunc(out, func(a, b field) int { return strings.Compare(a.name, b.name) })
+	w := 0
+	for _, f := range out {
+		if w > 0 && out[w-1].name == f.name {
+			out[w-1] = f
+			continue
+		}
+		out[w] = f
+		w++
+	}
+	return out[:w]
 }
 
 // envelopeValue converts one decoded value by its Salesforce type.

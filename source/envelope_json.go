@@ -30,7 +30,7 @@ func (JSONEncoder) Encode(_ string, env *Envelope) ([]byte, error) {
 	b, ok := sc.appendEnvelope(sc.buf[:0], env)
 	sc.buf = b[:0]
 	if !ok {
-		return json.Marshal(env)
+		return json.Marshal(env.withFieldMap())
 	}
 	// The record keeps the value until Kafka has it: an exact-size copy,
 	// the scratch buffer goes back to the pool.
@@ -61,7 +61,12 @@ func (sc *jsonScratch) appendEnvelope(b []byte, env *Envelope) ([]byte, bool) {
 	b = append(b, `,"change_type":`...)
 	b = appendJSONString(b, env.ChangeType)
 	b = append(b, `,"fields":`...)
-	if b, ok = sc.appendFields(b, env.Fields); !ok {
+	if env.Fields == nil && env.flat != nil {
+		b, ok = appendFlatFields(b, env.flat)
+	} else {
+		b, ok = sc.appendFields(b, env.Fields)
+	}
+	if !ok {
 		return b, false
 	}
 	b = append(b, `,"changed_fields":`...)
@@ -145,6 +150,24 @@ func (sc *jsonScratch) appendFields(b []byte, fields map[string]any) ([]byte, bo
 		}
 	}
 	clear(keys) // the pooled slice must not keep the keys alive
+	return append(b, '}'), true
+}
+
+// appendFlatFields writes an envelope's flat fields, which are sorted
+// already, as the JSON object of their map.
+func appendFlatFields(b []byte, fields []field) ([]byte, bool) {
+	b = append(b, '{')
+	for i, f := range fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, f.name)
+		b = append(b, ':')
+		var ok bool
+		if b, ok = appendJSONValue(b, f.value); !ok {
+			return b, false
+		}
+	}
 	return append(b, '}'), true
 }
 

@@ -1,0 +1,135 @@
+package source
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/sfconnect/sfconnect/salesforce/cdc"
+)
+
+// flatEnvelope is a change envelope in flat form, as the Pub/Sub path
+// builds it, and the same envelope with its fields as a map.
+func flatEnvelope(t *testing.T) (flat, mapped *Envelope) {
+	t.Helper()
+	id := "001xx000003DGb2AAG"
+	base := Envelope{
+		EnvelopeVersion: EnvelopeVersion, Kind: KindChange, Entity: "Account", RecordID: &id, ChangeType: "UPDATE",
+		ChangedFields: []string{"Name"}, NulledFields: []string{}, DiffFields: []string{},
+		Channel: "/data/AccountChangeEvent", ReplayID: []byte{7}, DedupeKey: "k", ReceivedAt: time.Now(),
+	}
+	flat, mapped = &base, new(Envelope)
+	*mapped = base
+	// Payload order, not name order; M.k twice (map keys with dots can do
+	// that): the last value wins, as in a map.
+	flat.flat = envelopeFields([]cdc.FlatField{
+		{Name: "Name", Type: "string", Value: "Acme <&>"},
+		{Name: "BillingAddress.City", Type: "string", Value: "Paris"},
+		{Name: "M.k", Value: int32(1)},
+		{Name: "CreatedDate", Type: "datetime", Value: int64(1_760_000_000_123)},
+		{Name: "Birthdate", Type: "date", Value: int64(-86_400_000)},
+		{Name: "AnnualRevenue", Type: "currency", Value: 1.5e21},
+		{Name: "IsDeleted", Type: "boolean", Value: false},
+		{Name: "M.k", Value: int32(2)},
+		{Name: "Blob", Value: []byte{0xAB}},
+	})
+	mapped.Fields = map[string]any{
+		"Name": "Acme <&>", "BillingAddress.City": "Paris", "M.k": int64(2),
+		"CreatedDate": "2025-10-09T08:53:20.123Z", "Birthdate": "1969-12-31",
+		"AnnualRevenue": 1.5e21, "IsDeleted": false, "Blob": "ab",
+	}
+	return flat, mapped
+}
+
+// TestEnvelope_FlatForm_JSON: an envelope in flat form encodes to the
+// bytes encoding/json gives for the same envelope with a map.
+func TestEnvelope_FlatForm_JSON(t *testing.T) {
+	t.Parallel()
+	flat, mapped := flatEnvelope(t)
+	want, err := json.Marshal(mapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := JSONEncoder{}.Encode("topic", flat)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("flat form encodes to\n%s (%v)\nwant\n%s", got, err, want)
+	}
+	// The encoding/json fallback (a zone offset in seconds) sees the same
+	// fields.
+	flat.ReceivedAt = time.Date(1900, 1, 1, 0, 0, 0, 0, time.FixedZone("LMT", 17*60+30))
+	mapped.ReceivedAt = flat.ReceivedAt
+	if JSONFastPath(flat) {
+		t.Fatal("zone offset in seconds taken by the fast path")
+	}
+	want, err = json.Marshal(mapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := (JSONEncoder{}).Encode("topic", flat); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("fallback encodes to\n%s (%v)\nwant\n%s", got, err, want)
+	}
+	if v, ok := flat.field("M.k"); !ok || v != int64(2) {
+		t.Fatalf("field(M.k) = %v, %v", v, ok)
+	}
+	if _, ok := flat.field("Missing"); ok {
+		t.Fatal("field(Missing) found")
+	}
+	if m := flat.withFieldMap().Fields; len(m) != len(mapped.Fields) || m["Birthdate"] != "1969-12-31" {
+		t.Fatalf("withFieldMap = %v", m)
+	}
+}
+
+// TestEnvelope_FlatForm_FieldsWin: an envelope copied from a flat one and
+// given Fields (a gap repair) writes those Fields.
+func TestEnvelope_FlatForm_FieldsWin(t *testing.T) {
+	t.Parallel()
+	flat, _ := flatEnvelope(t)
+	repaired := *flat
+	repaired.Fields = map[string]any{"Rating": "Warm"}
+	got, err := JSONEncoder{}.Encode("topic", &repaired)
+	if err != nil || !bytes.Contains(got, []byte(`"fields":{"Rating":"Warm"}`)) {
+		t.Fatalf("repaired envelope: %s, %v", got, err)
+	}
+	if v, ok := repaired.field("Rating"); !ok || v != "Warm" {
+		t.Fatalf("field(Rating) = %v, %v", v, ok)
+	}
+}
+
+// TestEnvelope_FlatForm_Avro: the Avro encoder writes the flat form's
+// fields as it writes the map's.
+func TestEnvelope_FlatForm_Avro(t *testing.T) {
+	t.Parallel()
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	cl, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := NewAvroEncoder(cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat, mapped := flatEnvelope(t)
+	var got, want Envelope
+	for _, c := range []struct {
+		env *Envelope
+		out *Envelope
+	}{{flat, &got}, {mapped, &want}} {
+		b, err := enc.Encode("topic", c.env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := avro.Unmarshal(enc.schema, b[5:], c.out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !reflect.DeepEqual(got.Fields, want.Fields) || len(got.Fields) != len(mapped.Fields) {
+		t.Fatalf("flat form's Avro fields %v, want %v", got.Fields, want.Fields)
+	}
+}
