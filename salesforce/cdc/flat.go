@@ -47,12 +47,12 @@ func (s *Schema) DecodeFlat(payload []byte, ev *FlatChange) error {
 		return err
 	}
 	ev.Fields = ev.Fields[:0]
-	var hdr headerSlots
+	hdr := headerSlots{plan: s.flatPlan().header}
 	err := s.decodeFlat(payload, &hdr, &ev.Fields)
 	if err != nil {
 		return err
 	}
-	h, err := headerFrom(func(key string) any { return hdr.get(key) })
+	h, err := hdr.header()
 	if err != nil {
 		return fmt.Errorf("decode %s: %w: %w", s.Name(), ErrMalformedPayload, err)
 	}
@@ -92,8 +92,9 @@ func (s *Schema) decodeFlat(payload []byte, hdr *headerSlots, out *[]FlatField) 
 
 // flatPlan is a schema compiled for flat decoding.
 type flatPlan struct {
-	root  *flatNode
-	types map[string]string // flattened name -> Salesforce type (see FlatField.Type)
+	root   *flatNode
+	types  map[string]string // flattened name -> Salesforce type (see FlatField.Type)
+	header []headerOp        // typed decoding of the change event header; nil: decode it generically
 }
 
 // flatCompileDepth bounds how many records deep the plan is compiled;
@@ -112,6 +113,9 @@ func (s *Schema) flatPlan() *flatPlan {
 			}
 		}
 		p.root = p.compile(s.avro, "", 0, s.kind == KindChangeEvent)
+		if s.kind == KindChangeEvent {
+			p.header = compileHeader(s.avro.Fields()[0].Type())
+		}
 		s.flat = p
 	})
 	return s.flat
@@ -129,10 +133,9 @@ type flatNode struct {
 	// generic: read with readValue, then flatten (arrays, maps, deep
 	// records).
 	generic  bool
-	symbols  []string        // enum
-	fields   []flatRecField  // record
-	branches []*flatNode     // union
-	header   map[string]bool // the change event header record: decoded into slots
+	symbols  []string       // enum
+	fields   []flatRecField // record
+	branches []*flatNode    // union
 }
 
 type flatRecField struct {
@@ -284,56 +287,6 @@ func (p *flatPlan) flatten(name string, v any, out *[]FlatField) {
 		}
 		*out = append(*out, FlatField{Name: child, Type: p.types[child], Value: e})
 	}
-}
-
-// headerSlots holds the decoded ChangeEventHeader fields that headerFrom
-// reads, by name, without a map for the usual header (a header of more
-// fields than the slots, from a foreign schema, goes to a map).
-type headerSlots struct {
-	names [16]string
-	vals  [16]any
-	n     int
-	m     map[string]any
-}
-
-// read decodes the header record t as readValue would, null fields left
-// out.
-func (h *headerSlots) read(r *avro.Reader, t avro.Schema, depth int) error {
-	if depth > maxDepth {
-		return errors.New("nesting too deep")
-	}
-	rec, ok := t.(*avro.RecordSchema)
-	if !ok || len(rec.Fields()) > len(h.names) {
-		v, err := readValue(r, t, depth)
-		if err != nil {
-			return err
-		}
-		h.m, _ = v.(map[string]any)
-		return nil
-	}
-	for _, f := range rec.Fields() {
-		e, err := readValue(r, f.Type(), depth+1)
-		if err != nil {
-			return fmt.Errorf("%s: %w", f.Name(), err)
-		}
-		if e != nil {
-			h.names[h.n], h.vals[h.n] = f.Name(), e
-			h.n++
-		}
-	}
-	return r.Error
-}
-
-func (h *headerSlots) get(key string) any {
-	if h.m != nil {
-		return h.m[key]
-	}
-	for i := range h.n {
-		if h.names[i] == key {
-			return h.vals[i]
-		}
-	}
-	return nil
 }
 
 // headerFrom reads a decoded ChangeEventHeader through get (nil for a

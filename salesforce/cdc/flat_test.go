@@ -145,6 +145,66 @@ func TestSchema_DecodeFlat_SameAsDecode(t *testing.T) {
 // feeds it).
 var encodableForeign = strings.Replace(foreignSchema, `{"name":"X","type":{"type":"fixed","name":"Four","size":4}},`, "", 1)
 
+// looseHeader is a change event schema whose header types differ from the
+// derived schema's (a nullable name, an int commit number, a long sequence
+// number, a field headerFrom does not know): its header is decoded
+// generically. longSequence differs only in having a plain string name, so
+// its header is decoded typed; both can carry a sequence number beyond
+// int32.
+var (
+	looseHeader = `{"type":"record","name":"LooseChangeEvent","fields":[
+  {"name":"ChangeEventHeader","type":{"type":"record","name":"ChangeEventHeader","fields":[
+    {"name":"entityName","type":["null","string"]},{"name":"recordIds","type":{"type":"array","items":"string"}},
+    {"name":"changeType","type":"string"},{"name":"extra","type":["null","int"]},{"name":"commitNumber","type":"int"},
+    {"name":"sequenceNumber","type":"long"}]}},
+  {"name":"Name","type":["null","string"]}]}`
+	longSequence = strings.Replace(looseHeader, `{"name":"entityName","type":["null","string"]}`, `{"name":"entityName","type":"string"}`, 1)
+)
+
+func TestSchema_DecodeFlat_LooseHeader(t *testing.T) {
+	t.Parallel()
+	if mustSchema(t, smallAccount()).flatPlan().header == nil {
+		t.Fatal("the derived schema's header is not decoded typed")
+	}
+	for _, c := range []struct {
+		schema string
+		typed  bool
+	}{{looseHeader, false}, {longSequence, true}} {
+		s := mustParse(t, c.schema)
+		if s.Kind() != KindChangeEvent || (s.flatPlan().header != nil) != c.typed {
+			t.Fatalf("kind %v, typed header plan %v", s.Kind(), s.flatPlan().header)
+		}
+		for _, seq := range []int64{7, 1 << 40, -1 << 40} {
+			// entityName "Thing", recordIds ["a0B"], changeType "CREATE",
+			// extra null, commitNumber 3, sequenceNumber seq; Name "n".
+			var payload []byte
+			if !c.typed {
+				payload = append(payload, 0x02) // union branch string
+			}
+			payload = append(payload, 0x0a, 'T', 'h', 'i', 'n', 'g', 0x02, 0x06, 'a', '0', 'B', 0x00,
+				0x0c, 'C', 'R', 'E', 'A', 'T', 'E', 0x00, 0x06)
+			payload = append(append(payload, zigzag(seq)...), 0x02, 0x02, 'n')
+			checkFlatAgrees(t, s, payload)
+			var fc FlatChange
+			err := s.DecodeFlat(payload, &fc)
+			if (seq == 7) != (err == nil) || (err == nil && fc.Header.SequenceNumber != 7) {
+				t.Fatalf("sequence number %d: %v, %d", seq, err, fc.Header.SequenceNumber)
+			}
+		}
+	}
+}
+
+// zigzag is the Avro encoding of a long.
+func zigzag(n int64) []byte {
+	u := uint64(n<<1) ^ uint64(n>>63)
+	var out []byte
+	for u >= 0x80 {
+		out = append(out, byte(u)|0x80)
+		u >>= 7
+	}
+	return append(out, byte(u))
+}
+
 // TestSchema_DecodeFlat_Foreign covers what Salesforce schemas do not
 // have: maps (null values kept), arrays, fixed, recursion below the
 // compiled depth, and the depth limit.
@@ -202,7 +262,7 @@ func FuzzSchema_DecodeFlat(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	schemas := []*Schema{con, small, parsed, lowInk(f), foreign, mustParse(f, foreignSchema)}
+	schemas := []*Schema{con, small, parsed, lowInk(f), foreign, mustParse(f, foreignSchema), mustParse(f, looseHeader), mustParse(f, longSequence)}
 	b, err := con.Encode(fullContact(f, con))
 	if err != nil {
 		f.Fatal(err)
