@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -54,10 +55,89 @@ type Envelope struct {
 	flat []field
 }
 
-// field is one field value of an envelope's flat form.
+// field is one field value of an envelope's flat form, held without an
+// interface; value gives it boxed, as envelopeValue would.
 type field struct {
 	name  string
-	value any
+	kind  fieldKind
+	num   uint64 // bool (0/1), long, double bits, or epoch ms for dates
+	str   string
+	other any // fieldAny: what envelopeValue made of an unusual value
+}
+
+// fieldKind says which member of a field holds its value.
+type fieldKind uint8
+
+const (
+	fieldNull fieldKind = iota
+	fieldBool
+	fieldLong
+	fieldDouble
+	fieldString
+	fieldDate     // num: epoch ms, written as 2006-01-02
+	fieldDateTime // num: epoch ms, written as 2006-01-02T15:04:05.000Z
+	fieldAny
+)
+
+// ISO layouts of Salesforce dates and datetimes in envelopes.
+const (
+	layoutDate     = "2006-01-02"
+	layoutDateTime = "2006-01-02T15:04:05.000Z"
+)
+
+// value returns f's value as envelopeValue gives it.
+func (f *field) value() any {
+	switch f.kind {
+	case fieldBool:
+		return f.num != 0
+	case fieldLong:
+		return int64(f.num)
+	case fieldDouble:
+		return math.Float64frombits(f.num)
+	case fieldString:
+		return f.str
+	case fieldDate:
+		return time.UnixMilli(int64(f.num)).UTC().Format(layoutDate)
+	case fieldDateTime:
+		return time.UnixMilli(int64(f.num)).UTC().Format(layoutDateTime)
+	case fieldAny:
+		return f.other
+	}
+	return nil
+}
+
+// fieldOf converts one decoded value of Salesforce type sfType as
+// envelopeValue does, without boxing the usual kinds.
+func fieldOf(name string, v cdc.Value, sfType string) field {
+	f := field{name: name}
+	switch v.Kind {
+	case cdc.ValueNull:
+	case cdc.ValueBool:
+		f.kind, f.num = fieldBool, v.Num
+	case cdc.ValueInt:
+		f.kind, f.num = fieldLong, v.Num
+	case cdc.ValueLong:
+		f.kind, f.num = fieldLong, v.Num
+		switch sfType {
+		case "datetime":
+			f.kind = fieldDateTime
+		case "date":
+			f.kind = fieldDate
+		}
+	case cdc.ValueFloat, cdc.ValueDouble:
+		f.kind, f.num = fieldDouble, v.Num // a float is held widened already
+	case cdc.ValueString:
+		f.kind, f.str = fieldString, v.Str
+	default:
+		switch x := envelopeValue(v.Interface(), sfType).(type) {
+		case nil:
+		case string:
+			f.kind, f.str = fieldString, x
+		default:
+			f.kind, f.other = fieldAny, x
+		}
+	}
+	return f
 }
 
 // withFieldMap returns e, or for an envelope in flat form a copy with
@@ -82,7 +162,7 @@ func (e *Envelope) field(name string) (any, bool) {
 	if !ok {
 		return nil, false
 	}
-	return e.flat[i].value, true
+	return e.flat[i].value(), true
 }
 
 // fieldMap returns the envelope's fields as a map: Fields, or a map built
@@ -92,8 +172,8 @@ func (e *Envelope) fieldMap() map[string]any {
 		return e.Fields
 	}
 	m := make(map[string]any, len(e.flat))
-	for _, f := range e.flat {
-		m[f.name] = f.value
+	for i := range e.flat {
+		m[e.flat[i].name] = e.flat[i].value()
 	}
 	return m
 }
@@ -189,7 +269,7 @@ func nonNil(s []string) []string {
 func envelopeFields(in []cdc.FlatField) []field {
 	out := make([]field, len(in))
 	for i, f := range in {
-		out[i] = field{name: f.Name, value: envelopeValue(f.Value, f.Type)}
+		out[i] = fieldOf(f.Name, f.Value, f.Type)
 	}
 	slices.SortStableFunc(out, func(a, b field) int { return strings.Compare(a.name, b.name) })
 	w := 0
@@ -210,9 +290,9 @@ func envelopeValue(v any, sfType string) any {
 	case int64:
 		switch sfType {
 		case "datetime":
-			return time.UnixMilli(x).UTC().Format("2006-01-02T15:04:05.000Z")
+			return time.UnixMilli(x).UTC().Format(layoutDateTime)
 		case "date":
-			return time.UnixMilli(x).UTC().Format("2006-01-02")
+			return time.UnixMilli(x).UTC().Format(layoutDate)
 		}
 		return x
 	case int32:

@@ -3,6 +3,7 @@ package source
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -13,6 +14,30 @@ import (
 
 	"github.com/sfconnect/sfconnect/salesforce/cdc"
 )
+
+// testValue holds v as the flat decoder would.
+func testValue(v any) cdc.Value {
+	switch x := v.(type) {
+	case bool:
+		if x {
+			return cdc.Value{Kind: cdc.ValueBool, Num: 1}
+		}
+		return cdc.Value{Kind: cdc.ValueBool}
+	case int32:
+		return cdc.Value{Kind: cdc.ValueInt, Num: uint64(int64(x))}
+	case int64:
+		return cdc.Value{Kind: cdc.ValueLong, Num: uint64(x)}
+	case float32:
+		return cdc.Value{Kind: cdc.ValueFloat, Num: math.Float64bits(float64(x))}
+	case float64:
+		return cdc.Value{Kind: cdc.ValueDouble, Num: math.Float64bits(x)}
+	case string:
+		return cdc.Value{Kind: cdc.ValueString, Str: x}
+	case nil:
+		return cdc.Value{}
+	}
+	return cdc.Value{Kind: cdc.ValueOther, Other: v}
+}
 
 // flatEnvelope is a change envelope in flat form, as the Pub/Sub path
 // builds it, and the same envelope with its fields as a map.
@@ -29,20 +54,26 @@ func flatEnvelope(t *testing.T) (flat, mapped *Envelope) {
 	// Payload order, not name order; M.k twice (map keys with dots can do
 	// that): the last value wins, as in a map.
 	flat.flat = envelopeFields([]cdc.FlatField{
-		{Name: "Name", Type: "string", Value: "Acme <&>"},
-		{Name: "BillingAddress.City", Type: "string", Value: "Paris"},
-		{Name: "M.k", Value: int32(1)},
-		{Name: "CreatedDate", Type: "datetime", Value: int64(1_760_000_000_123)},
-		{Name: "Birthdate", Type: "date", Value: int64(-86_400_000)},
-		{Name: "AnnualRevenue", Type: "currency", Value: 1.5e21},
-		{Name: "IsDeleted", Type: "boolean", Value: false},
-		{Name: "M.k", Value: int32(2)},
-		{Name: "Blob", Value: []byte{0xAB}},
+		{Name: "Name", Type: "string", Value: testValue("Acme <&>")},
+		{Name: "BillingAddress.City", Type: "string", Value: testValue("Paris")},
+		{Name: "M.k", Value: testValue(int32(1))},
+		{Name: "CreatedDate", Type: "datetime", Value: testValue(int64(1_760_000_000_123))},
+		{Name: "Birthdate", Type: "date", Value: testValue(int64(-86_400_000))},
+		{Name: "AnnualRevenue", Type: "currency", Value: testValue(1.5e21)},
+		{Name: "IsDeleted", Type: "boolean", Value: testValue(false)},
+		{Name: "M.k", Value: testValue(int32(2))},
+		{Name: "Blob", Value: testValue([]byte{0xAB})},
+		{Name: "Far", Type: "datetime", Value: testValue(int64(400_000_000_000_000))},
+		{Name: "F32", Type: "double", Value: testValue(float32(0.1))},
+		{Name: "List", Value: testValue([]any{"a", int32(1)})},
+		{Name: "Nil", Value: testValue(nil)},
 	})
 	mapped.Fields = map[string]any{
 		"Name": "Acme <&>", "BillingAddress.City": "Paris", "M.k": int64(2),
 		"CreatedDate": "2025-10-09T08:53:20.123Z", "Birthdate": "1969-12-31",
 		"AnnualRevenue": 1.5e21, "IsDeleted": false, "Blob": "ab",
+		"Far": time.UnixMilli(400_000_000_000_000).UTC().Format("2006-01-02T15:04:05.000Z"),
+		"F32": float64(float32(0.1)), "List": `["a",1]`, "Nil": nil,
 	}
 	return flat, mapped
 }

@@ -157,15 +157,42 @@ func (sc *jsonScratch) appendFields(b []byte, fields map[string]any) ([]byte, bo
 // already, as the JSON object of their map.
 func appendFlatFields(b []byte, fields []field) ([]byte, bool) {
 	b = append(b, '{')
-	for i, f := range fields {
+	for i := range fields {
+		f := &fields[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = appendJSONString(b, f.name)
 		b = append(b, ':')
 		var ok bool
-		if b, ok = appendJSONValue(b, f.value); !ok {
-			return b, false
+		switch f.kind {
+		case fieldNull:
+			b = append(b, "null"...)
+		case fieldBool:
+			b = strconv.AppendBool(b, f.num != 0)
+		case fieldLong:
+			b = strconv.AppendInt(b, int64(f.num), 10)
+		case fieldDouble:
+			b, ok = appendJSONFloat(b, math.Float64frombits(f.num))
+			if !ok {
+				return b, false
+			}
+		case fieldString:
+			b = appendJSONString(b, f.str)
+		case fieldDate, fieldDateTime:
+			// The ISO forms hold digits, '-', ':', 'T', '.' and 'Z':
+			// nothing JSON escapes.
+			layout := layoutDate
+			if f.kind == fieldDateTime {
+				layout = layoutDateTime
+			}
+			b = append(b, '"')
+			b = time.UnixMilli(int64(f.num)).UTC().AppendFormat(b, layout)
+			b = append(b, '"')
+		default:
+			if b, ok = appendJSONValue(b, f.other); !ok {
+				return b, false
+			}
 		}
 	}
 	return append(b, '}'), true

@@ -18,9 +18,81 @@ type FlatField struct {
 	// Type is the Salesforce type of a top-level field or of a compound's
 	// component (see [Field] and [Component]), "" otherwise.
 	Type string
-	// Value is the decoded value, in the package's value types; records
-	// and maps are never values here, they are flattened.
-	Value any
+	// Value is the decoded value; records and maps are never values here,
+	// they are flattened.
+	Value Value
+}
+
+// ValueKind says which field of a [Value] holds it.
+type ValueKind uint8
+
+// Value kinds.
+const (
+	ValueNull   ValueKind = iota // a null map value
+	ValueBool                    // Num: 0 or 1
+	ValueInt                     // Num: the int32, sign-extended to 64 bits
+	ValueLong                    // Num: the int64's bits
+	ValueFloat                   // Num: the float32 widened to float64, as bits
+	ValueDouble                  // Num: the float64's bits
+	ValueString                  // Str: a string or an enum symbol
+	ValueOther                   // Other: bytes, fixed, arrays
+)
+
+// Value is one decoded value held without an interface, so that decoding
+// a field allocates nothing beyond its string bytes. Interface gives the
+// package's usual value type.
+type Value struct {
+	Kind  ValueKind
+	Num   uint64
+	Str   string
+	Other any
+}
+
+// Interface returns the value in the package's value types: nil, bool,
+// int32, int64, float32, float64, string, []byte or []any.
+func (v Value) Interface() any {
+	switch v.Kind {
+	case ValueBool:
+		return v.Num != 0
+	case ValueInt:
+		return int32(v.Num)
+	case ValueLong:
+		return int64(v.Num)
+	case ValueFloat:
+		return float32(math.Float64frombits(v.Num))
+	case ValueDouble:
+		return math.Float64frombits(v.Num)
+	case ValueString:
+		return v.Str
+	case ValueOther:
+		return v.Other
+	}
+	return nil
+}
+
+// valueOf holds a value readValue gave (never a map: those are
+// flattened).
+func valueOf(v any) Value {
+	switch x := v.(type) {
+	case nil:
+		return Value{}
+	case bool:
+		if x {
+			return Value{Kind: ValueBool, Num: 1}
+		}
+		return Value{Kind: ValueBool}
+	case int32:
+		return Value{Kind: ValueInt, Num: uint64(int64(x))}
+	case int64:
+		return Value{Kind: ValueLong, Num: uint64(x)}
+	case float32:
+		return Value{Kind: ValueFloat, Num: math.Float64bits(float64(x))}
+	case float64:
+		return Value{Kind: ValueDouble, Num: math.Float64bits(x)}
+	case string:
+		return Value{Kind: ValueString, Str: x}
+	}
+	return Value{Kind: ValueOther, Other: v}
 }
 
 // FlatChange is a change event decoded by [Schema.DecodeFlat].
@@ -220,31 +292,34 @@ func (n *flatNode) value(r *avro.Reader, p *flatPlan, depth int, out *[]FlatFiel
 		p.flatten(n.name, v, out)
 		return nil
 	}
-	var v any
+	var v Value
 	switch n.kind {
 	case avro.Null:
 		return nil
 	case avro.Boolean:
-		v = r.ReadBool()
+		v.Kind = ValueBool
+		if r.ReadBool() {
+			v.Num = 1
+		}
 	case avro.Int:
-		v = r.ReadInt()
+		v.Kind, v.Num = ValueInt, uint64(int64(r.ReadInt()))
 	case avro.Long:
-		v = r.ReadLong()
+		v.Kind, v.Num = ValueLong, uint64(r.ReadLong())
 	case avro.Float:
-		v = r.ReadFloat()
+		v.Kind, v.Num = ValueFloat, math.Float64bits(float64(r.ReadFloat()))
 	case avro.Double:
-		v = r.ReadDouble()
+		v.Kind, v.Num = ValueDouble, math.Float64bits(r.ReadDouble())
 	case avro.String:
-		v = r.ReadString()
+		v.Kind, v.Str = ValueString, r.ReadString()
 	case avro.Bytes:
-		v = r.ReadBytes()
+		v.Kind, v.Other = ValueOther, r.ReadBytes()
 	case avro.Enum:
 		i := r.ReadInt()
 		if r.Error == nil && (i < 0 || int(i) >= len(n.symbols)) {
 			return fmt.Errorf("enum index %d out of range", i)
 		}
 		if r.Error == nil {
-			v = n.symbols[i]
+			v.Kind, v.Str = ValueString, n.symbols[i]
 		}
 	case avro.Record:
 		if err := n.record(r, p, depth, nil, out); err != nil {
@@ -275,7 +350,7 @@ func (p *flatPlan) flatten(name string, v any, out *[]FlatField) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		if v != nil {
-			*out = append(*out, FlatField{Name: name, Type: p.types[name], Value: v})
+			*out = append(*out, FlatField{Name: name, Type: p.types[name], Value: valueOf(v)})
 		}
 		return
 	}
@@ -285,7 +360,7 @@ func (p *flatPlan) flatten(name string, v any, out *[]FlatField) {
 			p.flatten(child, nested, out)
 			continue
 		}
-		*out = append(*out, FlatField{Name: child, Type: p.types[child], Value: e})
+		*out = append(*out, FlatField{Name: child, Type: p.types[child], Value: valueOf(e)})
 	}
 }
 

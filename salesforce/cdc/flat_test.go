@@ -2,6 +2,7 @@ package cdc
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -39,7 +40,7 @@ func flattenDecoded(s *Schema, fields map[string]any) map[string]FlatField {
 				put(name, nested)
 				continue
 			}
-			out[name] = FlatField{Name: name, Type: types[name], Value: v}
+			out[name] = FlatField{Name: name, Type: types[name], Value: valueOf(v)}
 		}
 	}
 	put("", fields)
@@ -47,7 +48,8 @@ func flattenDecoded(s *Schema, fields map[string]any) map[string]FlatField {
 }
 
 // sameFlat fails unless flat holds exactly want, each name once. Values
-// are compared by their Go syntax, so that a decoded NaN equals itself.
+// are compared by their Go type and syntax, so that a decoded NaN equals
+// itself.
 func sameFlat(t *testing.T, flat []FlatField, want map[string]FlatField) {
 	t.Helper()
 	got := map[string]FlatField{}
@@ -62,7 +64,8 @@ func sameFlat(t *testing.T, flat []FlatField, want map[string]FlatField) {
 	}
 	for name, w := range want {
 		g, ok := got[name]
-		if !ok || g.Type != w.Type || fmt.Sprintf("%#v", g.Value) != fmt.Sprintf("%#v", w.Value) {
+		gv, wv := g.Value.Interface(), w.Value.Interface()
+		if !ok || g.Type != w.Type || fmt.Sprintf("%T %#v", gv, gv) != fmt.Sprintf("%T %#v", wv, wv) {
 			t.Fatalf("%s: got %#v, want %#v", name, g, w)
 		}
 	}
@@ -232,7 +235,7 @@ func TestSchema_DecodeFlat_Foreign(t *testing.T) {
 	}
 	byName := map[string]any{}
 	for _, f := range flat {
-		byName[f.Name] = f.Value
+		byName[f.Name] = f.Value.Interface()
 	}
 	if v, ok := byName["M.b"]; !ok || v != nil {
 		t.Errorf("null map value M.b: %v, %v", v, ok)
@@ -290,4 +293,18 @@ func FuzzSchema_DecodeFlat(f *testing.F) {
 	f.Fuzz(func(t *testing.T, which uint8, payload []byte) {
 		checkFlatAgrees(t, schemas[int(which)%len(schemas)], payload)
 	})
+}
+
+func TestValue_Interface(t *testing.T) {
+	t.Parallel()
+	for _, v := range []any{nil, true, false, int32(-7), int32(math.MaxInt32), int64(math.MinInt64), float32(-1.25),
+		float32(math.MaxFloat32), 2.5e300, "", "é", []byte{1}, []any{"a"}} {
+		got := valueOf(v).Interface()
+		if fmt.Sprintf("%T %#v", got, got) != fmt.Sprintf("%T %#v", v, v) {
+			t.Errorf("valueOf(%T %#v).Interface() = %T %#v", v, v, got, got)
+		}
+	}
+	if k := valueOf(int32(1)).Kind; k != ValueInt {
+		t.Errorf("int32 kind %d", k)
+	}
 }

@@ -129,7 +129,7 @@ func TestClient_DecodeFlat_AgreesWithDecode(t *testing.T) {
 		}
 		got := map[string]any{}
 		for _, f := range flat.Fields {
-			got[f.Name] = f.Value
+			got[f.Name] = f.Value.Interface()
 		}
 		if got["Name"] != want.Fields["Name"] || got["BillingAddress.City"] != want.Fields["BillingAddress"].(map[string]any)["City"] {
 			t.Fatalf("flat fields %v, want %v", got, want.Fields)
@@ -144,8 +144,8 @@ func TestClient_DecodeFlat_AgreesWithDecode(t *testing.T) {
 		t.Fatalf("DecodePlatformFlat = %v, %v; want %v", fields, err, pe.Fields)
 	}
 	for _, f := range fields {
-		if pe.Fields[f.Name] != f.Value {
-			t.Fatalf("%s = %v, want %v", f.Name, f.Value, pe.Fields[f.Name])
+		if pe.Fields[f.Name] != f.Value.Interface() {
+			t.Fatalf("%s = %v, want %v", f.Name, f.Value.Interface(), pe.Fields[f.Name])
 		}
 	}
 
