@@ -63,7 +63,7 @@ func BenchmarkSource_Backlog(b *testing.B) {
 	}
 
 	var raw, decoded, runner, startup time.Duration
-	var peakRSS, cpu, benchCPU, brokerCPU, txns float64
+	var peakRSS, cpu, benchCPU, brokerCPU, txns, rawCPU float64
 	b.ResetTimer()
 	for range b.N {
 		// The target topic is created first: on a real broker the first
@@ -72,8 +72,11 @@ func BenchmarkSource_Backlog(b *testing.B) {
 		// backlog is normally drained into existing topics.
 		name := kafkatest.Topic(b, "bench")
 		c.CreateTopic(b, name+".Account", 6, nil)
-		raw += drainCeiling(b, sim, ca, false)
-		decoded += drainCeiling(b, sim, ca, true)
+		elapsed, used := drainCeiling(b, sim, ca, false)
+		raw += elapsed
+		rawCPU += used
+		elapsed, _ = drainCeiling(b, sim, ca, true)
+		decoded += elapsed
 		r := drainRunner(b, c, bin, sim, ca, name)
 		runner += r.elapsed
 		startup += r.firstRecord
@@ -96,6 +99,9 @@ func BenchmarkSource_Backlog(b *testing.B) {
 	b.ReportMetric(n/txns, "events/transaction")
 	b.Logf("%s: source %.0f events/s (first record after %s), ceiling %.0f events/s raw, %.0f decoded: ratio %.2f (%.2f to decoded); peak RSS %.1f MB",
 		c.Kind, rate, (startup / time.Duration(b.N)).Round(time.Millisecond), ceiling, ceilingDecode, rate/ceiling, rate/ceilingDecode, peakRSS)
+	b.ReportMetric(rawCPU*1e6/n, "ceiling_cpu_us/event")
+	b.Logf("CPU per event of the raw ceiling (sfsim and the discarding subscriber): %.1f µs, %.2f cores busy",
+		rawCPU*1e6/n, rawCPU/raw.Seconds())
 	b.Logf("CPU per event while draining: source process %.1f µs, this process (sfsim%s) %.1f µs, broker %s; %.0f transactions of %.0f events",
 		cpu*1e6/n, map[bool]string{true: ", kfake"}[c.Kind == kafkatest.KindFake], benchCPU*1e6/n, brokerShare(brokerCPU, n), txns/float64(b.N), n/txns)
 	if brokerCPU >= 0 {
@@ -131,8 +137,9 @@ func buildBenchBacklog(sim *sfsim.Sim) error {
 
 // drainCeiling drains the backlog from EARLIEST with a bare subscription
 // (Appetite 100), decoding every event when decode is set, and returns how
-// long that took.
-func drainCeiling(b *testing.B, sim *sfsim.Sim, ca string, decode bool) time.Duration {
+// long that took and the CPU seconds this process (sfsim and the
+// subscriber) used meanwhile.
+func drainCeiling(b *testing.B, sim *sfsim.Sim, ca string, decode bool) (time.Duration, float64) {
 	b.Helper()
 	auth := salesforce.AuthConfig{
 		LoginURL: sim.URL(), Flow: salesforce.FlowClientCredentials, ClientID: sfsim.DefaultClientID,
@@ -149,6 +156,7 @@ func drainCeiling(b *testing.B, sim *sfsim.Sim, ca string, decode bool) time.Dur
 	tr := hc.Transport.(*http.Transport)
 	defer tr.CloseIdleConnections()
 	ctx := context.Background()
+	cpu0 := selfCPU()
 	start := time.Now()
 	cl, err := pubsub.Dial(ctx, pubsub.DialConfig{Endpoint: sim.GRPCAddr(), TLS: tr.TLSClientConfig.Clone(), Tokens: tokens})
 	if err != nil {
@@ -175,7 +183,15 @@ func drainCeiling(b *testing.B, sim *sfsim.Sim, ca string, decode bool) time.Dur
 		}
 		n += len(batch.Events)
 	}
-	return time.Since(start)
+	return time.Since(start), selfCPU() - cpu0
+}
+
+// selfCPU returns the CPU seconds this process has used (user and
+// system).
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 type runnerDrain struct {
@@ -235,8 +251,7 @@ func drainRunner(b *testing.B, c *kafkatest.Cluster, bin string, sim *sfsim.Sim,
 		"SFCONNECT_LOG_FORMAT=text",
 		"SFCONNECT_OPS_ADDR=" + opsAddr,
 	}
-	var ru0 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	self0 := selfCPU()
 	broker0 := brokerCPU(b)
 	p := startSource(b, bin, env)
 	// Scraping costs the child CPU: uncompressed, every 25 ms.
@@ -263,9 +278,7 @@ func drainRunner(b *testing.B, c *kafkatest.Cluster, bin string, sim *sfsim.Sim,
 	if broker0 >= 0 {
 		res.brokerCPUSeconds = brokerCPU(b) - broker0
 	}
-	var ru1 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-	res.benchCPUSeconds = time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()).Seconds()
+	res.benchCPUSeconds = selfCPU() - self0
 	// The positions must agree with the metrics: the last event committed.
 	store := offsetstore.NewKafka(c.Client(b), c.Opts(), "sfconnect.offsets."+name+".0", name)
 	ps, err := store.Load(ctx)
