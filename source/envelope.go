@@ -267,21 +267,40 @@ func nonNil(s []string) []string {
 // name decoded twice (only map keys with dots can do that) keeps its last
 // value, as a map would.
 func envelopeFields(in []cdc.FlatField) []field {
-	out := make([]field, len(in))
-	for i, f := range in {
-		out[i] = fieldOf(f.Name, f.Value, f.Type)
+	// The order is worked out on indexes, so that no field (strings and
+	// interfaces: write barriers while the collector runs) moves twice.
+	var buf [64]int32
+	idx := buf[:0]
+	if len(in) > len(buf) {
+		idx = make([]int32, 0, len(in))
 	}
-	slices.SortStableFunc(out, func(a, b field) int { return strings.Compare(a.name, b.name) })
-	w := 0
-	for _, f := range out {
-		if w > 0 && out[w-1].name == f.name {
-			out[w-1] = f
+	ranked := true
+	for i := range in {
+		idx = append(idx, int32(i))
+		ranked = ranked && in[i].Rank >= 0
+	}
+	if ranked {
+		// Insertion sort on the decoder's ranks: integer comparisons, and
+		// little movement, events mostly carrying their fields in the same
+		// order.
+		for i := 1; i < len(idx); i++ {
+			for j := i; j > 0 && in[idx[j-1]].Rank > in[idx[j]].Rank; j-- {
+				idx[j-1], idx[j] = idx[j], idx[j-1]
+			}
+		}
+	} else {
+		slices.SortStableFunc(idx, func(a, b int32) int { return strings.Compare(in[a].Name, in[b].Name) })
+	}
+	out := make([]field, 0, len(in))
+	for _, i := range idx {
+		f := &in[i]
+		if n := len(out); n > 0 && out[n-1].name == f.Name {
+			out[n-1] = fieldOf(f.Name, f.Value, f.Type) // stable: the later value
 			continue
 		}
-		out[w] = f
-		w++
+		out = append(out, fieldOf(f.Name, f.Value, f.Type))
 	}
-	return out[:w]
+	return out
 }
 
 // envelopeValue converts one decoded value by its Salesforce type.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -39,9 +40,33 @@ func testValue(v any) cdc.Value {
 	return cdc.Value{Kind: cdc.ValueOther, Other: v}
 }
 
+// unranked marks hand-made fields as having no decoder rank.
+func unranked(fs []cdc.FlatField) []cdc.FlatField {
+	for i := range fs {
+		fs[i].Rank = -1
+	}
+	return fs
+}
+
+// ranked gives hand-made fields the ranks the decoder would: positions
+// in the sorted list of their distinct names.
+func ranked(fs []cdc.FlatField) []cdc.FlatField {
+	var names []string
+	for _, f := range fs {
+		names = append(names, f.Name)
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	for i := range fs {
+		fs[i].Rank, _ = slices.BinarySearch(names, fs[i].Name)
+	}
+	return fs
+}
+
 // flatEnvelope is a change envelope in flat form, as the Pub/Sub path
-// builds it, and the same envelope with its fields as a map.
-func flatEnvelope(t *testing.T) (flat, mapped *Envelope) {
+// builds it, and the same envelope with its fields as a map; rank says
+// whether the fields carry decoder ranks.
+func flatEnvelope(t *testing.T, rank bool) (flat, mapped *Envelope) {
 	t.Helper()
 	id := "001xx000003DGb2AAG"
 	base := Envelope{
@@ -53,7 +78,11 @@ func flatEnvelope(t *testing.T) (flat, mapped *Envelope) {
 	*mapped = base
 	// Payload order, not name order; M.k twice (map keys with dots can do
 	// that): the last value wins, as in a map.
-	flat.flat = envelopeFields([]cdc.FlatField{
+	order := unranked
+	if rank {
+		order = ranked
+	}
+	flat.flat = envelopeFields(order([]cdc.FlatField{
 		{Name: "Name", Type: "string", Value: testValue("Acme <&>")},
 		{Name: "BillingAddress.City", Type: "string", Value: testValue("Paris")},
 		{Name: "M.k", Value: testValue(int32(1))},
@@ -67,7 +96,7 @@ func flatEnvelope(t *testing.T) (flat, mapped *Envelope) {
 		{Name: "F32", Type: "double", Value: testValue(float32(0.1))},
 		{Name: "List", Value: testValue([]any{"a", int32(1)})},
 		{Name: "Nil", Value: testValue(nil)},
-	})
+	}))
 	mapped.Fields = map[string]any{
 		"Name": "Acme <&>", "BillingAddress.City": "Paris", "M.k": int64(2),
 		"CreatedDate": "2025-10-09T08:53:20.123Z", "Birthdate": "1969-12-31",
@@ -82,15 +111,18 @@ func flatEnvelope(t *testing.T) (flat, mapped *Envelope) {
 // bytes encoding/json gives for the same envelope with a map.
 func TestEnvelope_FlatForm_JSON(t *testing.T) {
 	t.Parallel()
-	flat, mapped := flatEnvelope(t)
-	want, err := json.Marshal(mapped)
-	if err != nil {
-		t.Fatal(err)
+	for _, rank := range []bool{true, false} {
+		flat, mapped := flatEnvelope(t, rank)
+		want, err := json.Marshal(mapped)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := JSONEncoder{}.Encode("topic", flat)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("flat form (ranked %v) encodes to\n%s (%v)\nwant\n%s", rank, got, err, want)
+		}
 	}
-	got, err := JSONEncoder{}.Encode("topic", flat)
-	if err != nil || !bytes.Equal(got, want) {
-		t.Fatalf("flat form encodes to\n%s (%v)\nwant\n%s", got, err, want)
-	}
+	flat, mapped := flatEnvelope(t, true)
 	// The encoding/json fallback (a zone offset in seconds) sees the same
 	// fields.
 	flat.ReceivedAt = time.Date(1900, 1, 1, 0, 0, 0, 0, time.FixedZone("LMT", 17*60+30))
@@ -98,7 +130,7 @@ func TestEnvelope_FlatForm_JSON(t *testing.T) {
 	if JSONFastPath(flat) {
 		t.Fatal("zone offset in seconds taken by the fast path")
 	}
-	want, err = json.Marshal(mapped)
+	want, err := json.Marshal(mapped)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +152,7 @@ func TestEnvelope_FlatForm_JSON(t *testing.T) {
 // given Fields (a gap repair) writes those Fields.
 func TestEnvelope_FlatForm_FieldsWin(t *testing.T) {
 	t.Parallel()
-	flat, _ := flatEnvelope(t)
+	flat, _ := flatEnvelope(t, true)
 	repaired := *flat
 	repaired.Fields = map[string]any{"Rating": "Warm"}
 	got, err := JSONEncoder{}.Encode("topic", &repaired)
@@ -146,7 +178,7 @@ func TestEnvelope_FlatForm_Avro(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	flat, mapped := flatEnvelope(t)
+	flat, mapped := flatEnvelope(t, false)
 	var got, want Envelope
 	for _, c := range []struct {
 		env *Envelope

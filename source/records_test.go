@@ -78,7 +78,7 @@ func TestRecordMaker_PlatformEventKey(t *testing.T) {
 	env := Envelope{
 		EnvelopeVersion: EnvelopeVersion, Kind: KindPlatformEvent, Entity: "Order__e", ChangeType: "PUBLISH",
 		Channel: "/event/Order__e", ReplayID: []byte{1}, EventUUID: &uuid, DedupeKey: "d", ReceivedAt: time.Now(),
-		flat: envelopeFields([]cdc.FlatField{{Name: "OrderNumber__c", Value: testValue("O-7")}, {Name: "Count__c", Value: testValue(int32(3))}}),
+		flat: envelopeFields(unranked([]cdc.FlatField{{Name: "OrderNumber__c", Value: testValue("O-7")}, {Name: "Count__c", Value: testValue(int32(3))}})),
 	}
 	for _, c := range []struct{ field, want string }{{"OrderNumber__c", "O-7"}, {"Count__c", "3"}, {"Missing__c", "e-1"}, {"", "e-1"}} {
 		m := &recordMaker{cfg: &Config{TopicTemplate: "sf.{entity}"}, values: JSONEncoder{}, peKey: c.field}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/hamba/avro/v2"
 )
@@ -21,6 +22,12 @@ type FlatField struct {
 	// Value is the decoded value; records and maps are never values here,
 	// they are flattened.
 	Value Value
+	// Rank is Name's position among every name the schema can give a
+	// value in byte order (as sort.Strings orders them), so that sorting
+	// a decoded event's fields by name takes integer comparisons; -1 for
+	// names only known at run time (map keys, records below the compiled
+	// depth).
+	Rank int
 }
 
 // ValueKind says which field of a [Value] holds it.
@@ -185,6 +192,7 @@ func (s *Schema) flatPlan() *flatPlan {
 			}
 		}
 		p.root = p.compile(s.avro, "", 0, s.kind == KindChangeEvent)
+		p.rank()
 		if s.kind == KindChangeEvent {
 			p.header = compileHeader(s.avro.Fields()[0].Type())
 		}
@@ -202,6 +210,7 @@ type flatNode struct {
 	kind   avro.Type
 	name   string // flattened name of the value (the prefix of a record's fields)
 	sfType string
+	rank   int // FlatField.Rank of a leaf
 	// generic: read with readValue, then flatten (arrays, maps, deep
 	// records).
 	generic  bool
@@ -251,6 +260,41 @@ func (p *flatPlan) compile(t avro.Schema, name string, records int, changeEvent 
 		n.generic = true // readValue reports the type as unsupported
 	}
 	return n
+}
+
+// rank numbers the compiled leaves by name (see FlatField.Rank); union
+// branches share their field's name, and so its rank.
+func (p *flatPlan) rank() {
+	var leaves []*flatNode
+	var walk func(n *flatNode)
+	walk = func(n *flatNode) {
+		switch {
+		case n.generic:
+			n.rank = -1
+		case n.kind == avro.Record:
+			for i := range n.fields {
+				if !n.fields[i].header {
+					walk(n.fields[i].node)
+				}
+			}
+		case n.kind == avro.Union:
+			for _, b := range n.branches {
+				walk(b)
+			}
+		default:
+			leaves = append(leaves, n)
+		}
+	}
+	walk(p.root)
+	names := make([]string, 0, len(leaves))
+	for _, n := range leaves {
+		names = append(names, n.name)
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	for _, n := range leaves {
+		n.rank, _ = slices.BinarySearch(names, n.name)
+	}
 }
 
 func joinFlat(prefix, name string) string {
@@ -339,7 +383,7 @@ func (n *flatNode) value(r *avro.Reader, p *flatPlan, depth int, out *[]FlatFiel
 	if r.Error != nil {
 		return r.Error
 	}
-	*out = append(*out, FlatField{Name: n.name, Type: n.sfType, Value: v})
+	*out = append(*out, FlatField{Name: n.name, Type: n.sfType, Value: v, Rank: n.rank})
 	return nil
 }
 
@@ -350,7 +394,7 @@ func (p *flatPlan) flatten(name string, v any, out *[]FlatField) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		if v != nil {
-			*out = append(*out, FlatField{Name: name, Type: p.types[name], Value: valueOf(v)})
+			*out = append(*out, FlatField{Name: name, Type: p.types[name], Value: valueOf(v), Rank: -1})
 		}
 		return
 	}
@@ -360,7 +404,7 @@ func (p *flatPlan) flatten(name string, v any, out *[]FlatField) {
 			p.flatten(child, nested, out)
 			continue
 		}
-		*out = append(*out, FlatField{Name: child, Type: p.types[child], Value: valueOf(e)})
+		*out = append(*out, FlatField{Name: child, Type: p.types[child], Value: valueOf(e), Rank: -1})
 	}
 }
 

@@ -52,6 +52,17 @@ func flattenDecoded(s *Schema, fields map[string]any) map[string]FlatField {
 // itself.
 func sameFlat(t *testing.T, flat []FlatField, want map[string]FlatField) {
 	t.Helper()
+	// Ranks order names as byte order does.
+	for _, a := range flat {
+		for _, b := range flat {
+			if a.Rank < 0 || b.Rank < 0 {
+				continue
+			}
+			if (a.Rank < b.Rank) != (a.Name < b.Name) || (a.Rank == b.Rank) != (a.Name == b.Name) {
+				t.Fatalf("ranks %s %d, %s %d disagree with the names' order", a.Name, a.Rank, b.Name, b.Rank)
+			}
+		}
+	}
 	got := map[string]FlatField{}
 	for _, f := range flat {
 		if _, dup := got[f.Name]; dup {
