@@ -58,11 +58,10 @@ type Envelope struct {
 // field is one field value of an envelope's flat form, held without an
 // interface; value gives it boxed, as envelopeValue would.
 type field struct {
-	name  string
-	kind  fieldKind
-	num   uint64 // bool (0/1), long, double bits, or epoch ms for dates
-	str   string
-	other any // fieldAny: what envelopeValue made of an unusual value
+	name string
+	str  string
+	num  uint64 // bool (0/1), long, double bits, or epoch ms for dates
+	kind fieldKind
 }
 
 // fieldKind says which member of a field holds its value.
@@ -76,7 +75,6 @@ const (
 	fieldString
 	fieldDate     // num: epoch ms, written as 2006-01-02
 	fieldDateTime // num: epoch ms, written as 2006-01-02T15:04:05.000Z
-	fieldAny
 )
 
 // ISO layouts of Salesforce dates and datetimes in envelopes.
@@ -100,8 +98,6 @@ func (f *field) value() any {
 		return time.UnixMilli(int64(f.num)).UTC().Format(layoutDate)
 	case fieldDateTime:
 		return time.UnixMilli(int64(f.num)).UTC().Format(layoutDateTime)
-	case fieldAny:
-		return f.other
 	}
 	return nil
 }
@@ -129,12 +125,19 @@ func fieldOf(name string, v cdc.Value, sfType string) field {
 	case cdc.ValueString:
 		f.kind, f.str = fieldString, v.Str
 	default:
+		// envelopeValue gives only the kinds above.
 		switch x := envelopeValue(v.Interface(), sfType).(type) {
-		case nil:
 		case string:
 			f.kind, f.str = fieldString, x
-		default:
-			f.kind, f.other = fieldAny, x
+		case int64:
+			f.kind, f.num = fieldLong, uint64(x)
+		case float64:
+			f.kind, f.num = fieldDouble, math.Float64bits(x)
+		case bool:
+			f.kind = fieldBool
+			if x {
+				f.num = 1
+			}
 		}
 	}
 	return f

@@ -189,10 +189,6 @@ func appendFlatFields(b []byte, fields []field) ([]byte, bool) {
 			b = append(b, '"')
 			b = time.UnixMilli(int64(f.num)).UTC().AppendFormat(b, layout)
 			b = append(b, '"')
-		default:
-			if b, ok = appendJSONValue(b, f.other); !ok {
-				return b, false
-			}
 		}
 	}
 	return append(b, '}'), true

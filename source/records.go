@@ -127,7 +127,12 @@ func (a *byteArena) int(n int64) []byte {
 // event's replay id: one per envelope, plus a tombstone after a DELETE when
 // configured.
 func (m *recordMaker) records(stream string, pos connectorlib.Position, envs []Envelope) ([]connectorlib.Record, error) {
-	out := make([]connectorlib.Record, 0, len(envs))
+	return m.appendRecords(make([]connectorlib.Record, 0, len(envs)), stream, pos, envs)
+}
+
+// appendRecords is records appending to out, so that a batch of events
+// fills one slice.
+func (m *recordMaker) appendRecords(out []connectorlib.Record, stream string, pos connectorlib.Position, envs []Envelope) ([]connectorlib.Record, error) {
 	for i := range envs {
 		env := &envs[i]
 		topic := m.topic(env)

@@ -77,7 +77,7 @@ func (p *pubsubStream) batch(ctx context.Context, b pubsub.Batch) ([]connectorli
 		return []connectorlib.Record{marker(p.channel, p.last)}, nil
 	}
 	now := p.s.now()
-	var out []connectorlib.Record
+	out := make([]connectorlib.Record, 0, len(b.Events)) // one record per event, usually
 	for _, ev := range b.Events {
 		pos := connectorlib.Position(bytes.Clone(ev.ReplayID))
 		var envs []Envelope
@@ -101,11 +101,9 @@ func (p *pubsubStream) batch(ctx context.Context, b pubsub.Batch) ([]connectorli
 			out = append(out, p.s.deadLetter(p.channel, pos, ev.Payload, ev.SchemaID, err)...)
 			continue
 		}
-		recs, err := p.s.process(ctx, p.channel, pos, envs)
-		if err != nil {
+		if out, err = p.s.process(ctx, p.channel, pos, envs, out); err != nil {
 			return nil, err
 		}
-		out = append(out, recs...)
 	}
 	if len(out) > 0 {
 		p.last = out[len(out)-1].Position

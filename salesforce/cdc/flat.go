@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/hamba/avro/v2"
 )
@@ -157,7 +158,13 @@ func (s *Schema) DecodePlatformFlat(payload []byte, dst []FlatField) ([]FlatFiel
 // event header (nil for platform events).
 func (s *Schema) decodeFlat(payload []byte, hdr *headerSlots, out *[]FlatField) error {
 	p := s.flatPlan()
-	r := avro.NewReader(nil, 0, avro.WithReaderConfig(codec)).Reset(payload)
+	r := flatReaders.Get().(*avro.Reader)
+	defer func() {
+		r.Reset(nil) // keep no payload alive in the pool
+		flatReaders.Put(r)
+	}()
+	r.Error = nil // Reset leaves it
+	r.Reset(payload)
 	if err := p.root.record(r, p, 0, hdr, out); err != nil {
 		return fmt.Errorf("decode %s: %w: %w", s.Name(), ErrMalformedPayload, err)
 	}
@@ -168,6 +175,12 @@ func (s *Schema) decodeFlat(payload []byte, hdr *headerSlots, out *[]FlatField) 
 	}
 	return nil
 }
+
+// flatReaders are the Readers DecodeFlat reads with. A Reader copies
+// short strings into a slab it cuts them from, so one kept from event to
+// event allocates a slab every kilobyte of strings instead of one per
+// event; the strings never point into the payload.
+var flatReaders = sync.Pool{New: func() any { return avro.NewReader(nil, 0, avro.WithReaderConfig(codec)) }}
 
 // flatPlan is a schema compiled for flat decoding.
 type flatPlan struct {
