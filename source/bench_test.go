@@ -254,7 +254,9 @@ func drainRunner(b *testing.B, c *kafkatest.Cluster, bin string, sim *sfsim.Sim,
 	self0 := selfCPU()
 	broker0 := brokerCPU(b)
 	p := startSource(b, bin, env)
-	// Scraping costs the child CPU: uncompressed, every 25 ms.
+	// Scraping costs the child CPU (a few percent at every 25 ms): it is
+	// uncompressed, and paced by the progress, often while far from the
+	// end and every 10 ms near it, so the end is still seen within 10 ms.
 	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, DisableCompression: true}}
 	var res runnerDrain
 	for {
@@ -271,7 +273,7 @@ func drainRunner(b *testing.B, c *kafkatest.Cluster, bin string, sim *sfsim.Sim,
 		if p.exited() || ctx.Err() != nil {
 			b.Fatalf("source stopped or timed out at %.0f records (scrape: %v):\n%s", n, err, p.stderr.tail())
 		}
-		time.Sleep(25 * time.Millisecond)
+		time.Sleep(scrapePause(n, time.Since(p.started)))
 	}
 	res.peakRSSMB, res.cpuSeconds = procStats(b, p.cmd.Process.Pid)
 	res.brokerCPUSeconds = -1
@@ -292,6 +294,18 @@ func drainRunner(b *testing.B, c *kafkatest.Cluster, bin string, sim *sfsim.Sim,
 		b.Fatalf("source exited %d after SIGTERM:\n%s", code, p.stderr.tail())
 	}
 	return res
+}
+
+// scrapePause is how long to wait before the next scrape, when done of
+// benchEvents records took elapsed: half the time the rest should take at
+// the rate so far, between 10 and 250 ms.
+func scrapePause(done float64, elapsed time.Duration) time.Duration {
+	const lo, hi = 10 * time.Millisecond, 250 * time.Millisecond
+	if done <= 0 {
+		return lo * 2
+	}
+	rest := time.Duration(float64(elapsed) * (benchEvents - done) / done / 2)
+	return min(max(rest, lo), hi)
 }
 
 // scrapeMetrics reads the child's /metrics into sums by metric name, and
