@@ -201,7 +201,13 @@ func originClient(origin string) string {
 	if !ok {
 		return ""
 	}
-	for _, p := range strings.FieldsFunc(params, func(r rune) bool { return r == ';' || r == ',' }) {
+	for params != "" { // without allocating: every change event has an origin
+		p := params
+		if i := strings.IndexAny(params, ";,"); i >= 0 {
+			p, params = params[:i], params[i+1:]
+		} else {
+			params = ""
+		}
 		if v, ok := strings.CutPrefix(strings.TrimSpace(p), "client="); ok {
 			return strings.TrimSuffix(strings.TrimSpace(v), "/")
 		}
@@ -225,23 +231,42 @@ func dedupeKey(channel string, replay []byte, recordID string) string {
 // change event (fan-out). Field values come flattened (BillingAddress.City)
 // from the decoder; dates become ISO strings, by the schema's field types.
 func changeEnvelopes(channel string, replay []byte, eventID string, ev *cdc.FlatChange, s *cdc.Schema, now time.Time) []Envelope {
-	h := ev.Header
-	fields := envelopeFields(ev.Fields)
-	header := &Header{
-		RecordIDs: h.RecordIDs, ChangeOrigin: h.ChangeOrigin, TransactionKey: h.TransactionKey,
-		SequenceNumber: h.SequenceNumber, CommitTimestamp: time.UnixMilli(h.CommitTimestamp).UTC(),
-		CommitNumber: h.CommitNumber, CommitUser: h.CommitUser,
+	h := &ev.Header
+	// One allocation holds what the event's envelopes point to.
+	box := &struct {
+		header                    Header
+		schemaID, eventID, origin string
+	}{
+		header: Header{
+			RecordIDs: h.RecordIDs, ChangeOrigin: h.ChangeOrigin, TransactionKey: h.TransactionKey,
+			SequenceNumber: h.SequenceNumber, CommitTimestamp: time.UnixMilli(h.CommitTimestamp).UTC(),
+			CommitNumber: h.CommitNumber, CommitUser: h.CommitUser,
+		},
+		schemaID: s.ID(), eventID: eventID, origin: originClient(h.ChangeOrigin),
 	}
-	schemaID := s.ID()
-	out := make([]Envelope, 0, len(h.RecordIDs))
-	for _, id := range h.RecordIDs {
-		out = append(out, Envelope{
-			EnvelopeVersion: EnvelopeVersion, Kind: KindChange, Entity: h.EntityName, RecordID: strp(id),
+	fields := envelopeFields(ev.Fields)
+	var eventUUID, origin *string
+	if box.eventID != "" {
+		eventUUID = &box.eventID
+	}
+	if box.origin != "" {
+		origin = &box.origin
+	}
+	out := make([]Envelope, len(h.RecordIDs))
+	for i := range h.RecordIDs {
+		// The record ids are this event's own (decoded afresh): the
+		// envelope may point into them.
+		var recordID *string
+		if h.RecordIDs[i] != "" {
+			recordID = &h.RecordIDs[i]
+		}
+		out[i] = Envelope{
+			EnvelopeVersion: EnvelopeVersion, Kind: KindChange, Entity: h.EntityName, RecordID: recordID,
 			ChangeType: string(h.ChangeType), flat: fields,
 			ChangedFields: nonNil(h.ChangedFields), NulledFields: nonNil(h.NulledFields), DiffFields: nonNil(h.DiffFields),
-			Header: header, Channel: channel, ReplayID: replay, SchemaID: &schemaID, EventUUID: strp(eventID),
-			OriginClient: strp(originClient(h.ChangeOrigin)), DedupeKey: dedupeKey(channel, replay, id), ReceivedAt: now,
-		})
+			Header: &box.header, Channel: channel, ReplayID: replay, SchemaID: &box.schemaID, EventUUID: eventUUID,
+			OriginClient: origin, DedupeKey: dedupeKey(channel, replay, h.RecordIDs[i]), ReceivedAt: now,
+		}
 	}
 	return out
 }

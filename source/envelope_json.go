@@ -42,6 +42,33 @@ func (JSONEncoder) Encode(_ string, env *Envelope) ([]byte, error) {
 type jsonScratch struct {
 	buf  []byte
 	keys []string
+	// times caches the last two times written with their JSON: the
+	// envelopes of a batch share their received_at, and those of a
+	// Salesforce transaction their commit_timestamp.
+	times [2]jsonTime
+	next  int
+}
+
+type jsonTime struct {
+	t    time.Time
+	json []byte
+}
+
+// appendTime is appendJSONTime through the cache.
+func (sc *jsonScratch) appendTime(b []byte, t time.Time) ([]byte, bool) {
+	for i := range sc.times {
+		if c := &sc.times[i]; c.json != nil && c.t == t {
+			return append(b, c.json...), true
+		}
+	}
+	start := len(b)
+	b, ok := appendJSONTime(b, t)
+	if ok {
+		c := &sc.times[sc.next]
+		c.t, c.json = t, append(c.json[:0], b[start:]...)
+		sc.next = (sc.next + 1) % len(sc.times)
+	}
+	return b, ok
 }
 
 var jsonScratchPool = sync.Pool{New: func() any { return &jsonScratch{buf: make([]byte, 0, 2048)} }}
@@ -88,7 +115,7 @@ func (sc *jsonScratch) appendEnvelope(b []byte, env *Envelope) ([]byte, bool) {
 		b = append(b, `,"sequence_number":`...)
 		b = strconv.AppendInt(b, int64(h.SequenceNumber), 10)
 		b = append(b, `,"commit_timestamp":`...)
-		if b, ok = appendJSONTime(b, h.CommitTimestamp); !ok {
+		if b, ok = sc.appendTime(b, h.CommitTimestamp); !ok {
 			return b, false
 		}
 		b = append(b, `,"commit_number":`...)
@@ -118,7 +145,7 @@ func (sc *jsonScratch) appendEnvelope(b []byte, env *Envelope) ([]byte, bool) {
 	b = append(b, `,"dedupe_key":`...)
 	b = appendJSONString(b, env.DedupeKey)
 	b = append(b, `,"received_at":`...)
-	if b, ok = appendJSONTime(b, env.ReceivedAt); !ok {
+	if b, ok = sc.appendTime(b, env.ReceivedAt); !ok {
 		return b, false
 	}
 	return append(b, '}'), true
