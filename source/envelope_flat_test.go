@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"testing"
@@ -194,5 +195,28 @@ func TestEnvelope_FlatForm_Avro(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got.Fields, want.Fields) || len(got.Fields) != len(mapped.Fields) {
 		t.Fatalf("flat form's Avro fields %v, want %v", got.Fields, want.Fields)
+	}
+}
+
+// TestAppendISO: dates and datetimes written by hand are what the layouts
+// give, across the years (and outside 0-9999, where the layouts write them).
+func TestAppendISO(t *testing.T) {
+	t.Parallel()
+	check := func(ms int64) {
+		tm := time.UnixMilli(ms).UTC()
+		if got, want := string(appendISO(nil, ms, true)), tm.Format(layoutDateTime); got != want {
+			t.Fatalf("datetime %d: %s, want %s", ms, got, want)
+		}
+		if got, want := string(appendISO(nil, ms, false)), tm.Format(layoutDate); got != want {
+			t.Fatalf("date %d: %s, want %s", ms, got, want)
+		}
+	}
+	for _, ms := range []int64{0, -1, 1, 999, 1_760_000_000_123, -62_135_596_800_000, -62_135_596_800_001,
+		253_402_300_799_999, 253_402_300_800_000, math.MaxInt64 / 1000, math.MinInt64 / 1000, 951_782_400_000} {
+		check(ms)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 20000 {
+		check(r.Int64N(600_000_000_000_000) - 300_000_000_000_000)
 	}
 }

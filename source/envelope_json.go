@@ -209,12 +209,8 @@ func appendFlatFields(b []byte, fields []field) ([]byte, bool) {
 		case fieldDate, fieldDateTime:
 			// The ISO forms hold digits, '-', ':', 'T', '.' and 'Z':
 			// nothing JSON escapes.
-			layout := layoutDate
-			if f.kind == fieldDateTime {
-				layout = layoutDateTime
-			}
 			b = append(b, '"')
-			b = time.UnixMilli(int64(f.num)).UTC().AppendFormat(b, layout)
+			b = appendISO(b, int64(f.num), f.kind == fieldDateTime)
 			b = append(b, '"')
 		}
 	}
@@ -258,6 +254,48 @@ func appendJSONFloat(b []byte, f float64) ([]byte, bool) {
 		}
 	}
 	return b, true
+}
+
+// appendISO writes epoch milliseconds ms as layoutDateTime (datetime) or
+// layoutDate formats them, by hand for the years 0-9999: the layout
+// interpreter took a third of the encoding.
+func appendISO(b []byte, ms int64, datetime bool) []byte {
+	t := time.UnixMilli(ms).UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		if datetime {
+			return t.AppendFormat(b, layoutDateTime)
+		}
+		return t.AppendFormat(b, layoutDate)
+	}
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	if !datetime {
+		return b
+	}
+	hour, minute, sec := t.Clock()
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond()/1e6, 3)
+	return append(b, 'Z')
+}
+
+// appendDigits writes 0 <= n < 10^width in width decimal digits.
+func appendDigits(b []byte, n, width int) []byte {
+	var d [4]byte
+	for i := width - 1; i >= 0; i-- {
+		d[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(b, d[:width]...)
 }
 
 // appendJSONTime writes t as time.Time's MarshalJSON does: RFC 3339 with
