@@ -223,9 +223,9 @@ type runnerDrain struct {
 	elapsed, firstRecord  time.Duration
 	steady                time.Duration // from the first scrape that saw records to the end
 	steadyEvents          float64       // the records in steady
-	peakRSSMB, cpuSeconds float64 // of the source process
-	benchCPUSeconds       float64 // of this process (sfsim, kfake) meanwhile
-	brokerCPUSeconds      float64 // of the real broker meanwhile; -1 when unknown
+	peakRSSMB, cpuSeconds float64       // of the source process
+	benchCPUSeconds       float64       // of this process (sfsim, kfake) meanwhile
+	brokerCPUSeconds      float64       // of the real broker meanwhile; -1 when unknown
 	transactions          float64
 }
 
