@@ -19,6 +19,7 @@ import (
 	"github.com/sfconnect/sfconnect/connectorlib/kafkatest"
 	"github.com/sfconnect/sfconnect/connectorlib/offsetstore"
 	"github.com/sfconnect/sfconnect/salesforce"
+	"github.com/sfconnect/sfconnect/salesforce/cdc"
 	"github.com/sfconnect/sfconnect/salesforce/pubsub"
 	"github.com/sfconnect/sfconnect/salesforce/pubsub/pubsubpb"
 	"github.com/sfconnect/sfconnect/salesforce/sfsim"
@@ -163,7 +164,8 @@ type ceilingDrain struct {
 }
 
 // drainCeiling drains the backlog from EARLIEST with a bare subscription
-// (Appetite 100), decoding every event when decode is set, and returns how
+// (Appetite 100), decoding every event (as the source does) when decode is
+// set, and returns how
 // long that took and the CPU seconds this process (sfsim and the
 // subscriber) used meanwhile.
 func drainCeiling(b *testing.B, sim *sfsim.Sim, ca string, decode bool) ceilingDrain {
@@ -197,14 +199,16 @@ func drainCeiling(b *testing.B, sim *sfsim.Sim, ca string, decode bool) ceilingD
 	defer sub.Close()
 	n, firstN := 0, 0
 	var first time.Time
+	var flat cdc.FlatChange
 	for n < benchEvents {
 		batch, err := sub.Recv(ctx)
 		if err != nil {
 			b.Fatalf("Recv after %d events: %v", n, err)
 		}
 		if decode {
+			// The decoder the source uses.
 			for _, ev := range batch.Events {
-				if _, _, err := cl.DecodeChange(ctx, ev); err != nil {
+				if _, err := cl.DecodeChangeFlat(ctx, ev, &flat); err != nil {
 					b.Fatal(err)
 				}
 			}
