@@ -36,9 +36,11 @@ const (
 // Kafka with the real sfconnect binary in exactly_once mode, and compares
 // it with the ceiling: the same backlog drained by a bare Pub/Sub
 // subscription (Appetite 100) that discards the events, raw and decoded.
-// It reports events/s, the ceilings, the ratios and the source process's
-// peak RSS (VmHWM), measured in a child process because this one also
-// holds sfsim. Kafka is the real broker when TEST_KAFKA_BROKERS is set,
+// It reports events/s, the ceilings, the ratios (also after start-up),
+// the source process's peak RSS (VmHWM), measured in a child process
+// because this one also holds sfsim, and the CPU per event of the source,
+// of sfsim (this process) and of the broker (TEST_KAFKA_PID); see
+// docs/performance.md. Kafka is the real broker when TEST_KAFKA_BROKERS is set,
 // else kfake (in this process).
 //
 // Goal: at least 50,000 events/s, at least 70% of the ceiling, under
