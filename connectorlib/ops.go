@@ -17,11 +17,14 @@ import (
 )
 
 // OpsConfig configures the operations surface every command shares: the
-// HTTP port with /metrics, /healthz and /readyz, and logging.
+// HTTP port with /metrics, /healthz and /readyz, logging, and the
+// process's memory limit.
 type OpsConfig struct {
 	HTTPAddr  string `envconfig:"OPS_ADDR" default:":9090" desc:"Listen address of the operations HTTP server (/metrics, /healthz, /readyz); empty disables it."`
 	LogLevel  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error."`
 	LogFormat string `envconfig:"LOG_FORMAT" default:"json" desc:"json or text."`
+	// MemoryLimit is applied by ApplyMemoryLimit (memory.go).
+	MemoryLimit string `envconfig:"MEMORY_LIMIT" default:"100MiB" desc:"Soft memory limit of the Go runtime (100MiB, 1GiB, or off); with a limit the garbage collector runs less often (GOGC 400), trading memory under the limit for CPU. GOMEMLIMIT or GOGC in the environment take precedence."`
 }
 
 // Validate implements Validator.
@@ -32,6 +35,9 @@ func (c OpsConfig) Validate() error {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, fmt.Errorf("%s_LOG_FORMAT: must be json or text, got %q", EnvPrefix, c.LogFormat))
+	}
+	if err := c.validateMemoryLimit(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.HTTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {

@@ -128,7 +128,7 @@ func (e *AvroEncoder) Encode(topic string, env *Envelope) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	payload, err := avro.Marshal(e.schema, env)
+	payload, err := avro.Marshal(e.schema, env.withFieldMap())
 	if err != nil {
 		return nil, connectorlib.PermanentCode(CodeAvroEncode,
 			fmt.Errorf("encode %s envelope %s as Avro: %w", env.Kind, env.DedupeKey, err))

@@ -233,6 +233,10 @@ func TestOriginClient(t *testing.T) {
 		{"com/salesforce/api/rest/62.0;client=sfconnect-other;x=y", "sfconnect-other"},
 		{"com/salesforce/api/rest/62.0", ""},
 		{"com/salesforce/api/rest/62.0;notclient=x", ""},
+		{"com/salesforce/api/rest/62.0;;, ;client=c", "c"},
+		{"com/salesforce/api/rest/62.0;client=", ""},
+		{"com/salesforce/api/rest/62.0;client=é,x", "é"},
+		{"a;b;client=x;client=y", "x"},
 		{"", ""},
 	} {
 		if got := originClient(tc.origin); got != tc.want {

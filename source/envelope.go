@@ -4,12 +4,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"runtime"
+	"math"
+	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
-	"weak"
 
 	"github.com/sfconnect/sfconnect/salesforce/cdc"
 )
@@ -48,6 +47,138 @@ type Envelope struct {
 	LoopTagged      bool           `avro:"loop_tagged" json:"loop_tagged"`
 	DedupeKey       string         `avro:"dedupe_key" json:"dedupe_key"`
 	ReceivedAt      time.Time      `avro:"received_at" json:"received_at"`
+
+	// flat holds the fields of an envelope built from a Pub/Sub event, as
+	// long as Fields is nil: sorted by name, each name once, so that the
+	// JSON encoder writes them as they are instead of building and sorting
+	// a map per event. Read the fields through fieldMap.
+	flat []field
+}
+
+// field is one field value of an envelope's flat form, held without an
+// interface; value gives it boxed, as envelopeValue would.
+type field struct {
+	name string
+	str  string
+	num  uint64 // bool (0/1), long, double bits, or epoch ms for dates
+	kind fieldKind
+}
+
+// fieldKind says which member of a field holds its value.
+type fieldKind uint8
+
+const (
+	fieldNull fieldKind = iota
+	fieldBool
+	fieldLong
+	fieldDouble
+	fieldString
+	fieldDate     // num: epoch ms, written as 2006-01-02
+	fieldDateTime // num: epoch ms, written as 2006-01-02T15:04:05.000Z
+)
+
+// ISO layouts of Salesforce dates and datetimes in envelopes.
+const (
+	layoutDate     = "2006-01-02"
+	layoutDateTime = "2006-01-02T15:04:05.000Z"
+)
+
+// value returns f's value as envelopeValue gives it.
+func (f *field) value() any {
+	switch f.kind {
+	case fieldBool:
+		return f.num != 0
+	case fieldLong:
+		return int64(f.num)
+	case fieldDouble:
+		return math.Float64frombits(f.num)
+	case fieldString:
+		return f.str
+	case fieldDate:
+		return time.UnixMilli(int64(f.num)).UTC().Format(layoutDate)
+	case fieldDateTime:
+		return time.UnixMilli(int64(f.num)).UTC().Format(layoutDateTime)
+	}
+	return nil
+}
+
+// fieldOf converts one decoded value of Salesforce type sfType as
+// envelopeValue does, without boxing the usual kinds.
+func fieldOf(name string, v cdc.Value, sfType string) field {
+	f := field{name: name}
+	switch v.Kind {
+	case cdc.ValueNull:
+	case cdc.ValueBool:
+		f.kind, f.num = fieldBool, v.Num
+	case cdc.ValueInt:
+		f.kind, f.num = fieldLong, v.Num
+	case cdc.ValueLong:
+		f.kind, f.num = fieldLong, v.Num
+		switch sfType {
+		case "datetime":
+			f.kind = fieldDateTime
+		case "date":
+			f.kind = fieldDate
+		}
+	case cdc.ValueFloat, cdc.ValueDouble:
+		f.kind, f.num = fieldDouble, v.Num // a float is held widened already
+	case cdc.ValueString:
+		f.kind, f.str = fieldString, v.Str
+	default:
+		// envelopeValue gives only the kinds above.
+		switch x := envelopeValue(v.Interface(), sfType).(type) {
+		case string:
+			f.kind, f.str = fieldString, x
+		case int64:
+			f.kind, f.num = fieldLong, uint64(x)
+		case float64:
+			f.kind, f.num = fieldDouble, math.Float64bits(x)
+		case bool:
+			f.kind = fieldBool
+			if x {
+				f.num = 1
+			}
+		}
+	}
+	return f
+}
+
+// withFieldMap returns e, or for an envelope in flat form a copy with
+// Fields set, for encoders that read Fields (encoding/json, Avro).
+func (e *Envelope) withFieldMap() *Envelope {
+	if e.Fields != nil || e.flat == nil {
+		return e
+	}
+	c := *e
+	c.Fields, c.flat = e.fieldMap(), nil
+	return &c
+}
+
+// field returns the value of one field, whichever form the fields are
+// held in.
+func (e *Envelope) field(name string) (any, bool) {
+	if e.Fields != nil || e.flat == nil {
+		v, ok := e.Fields[name]
+		return v, ok
+	}
+	i, ok := slices.BinarySearchFunc(e.flat, name, func(f field, name string) int { return strings.Compare(f.name, name) })
+	if !ok {
+		return nil, false
+	}
+	return e.flat[i].value(), true
+}
+
+// fieldMap returns the envelope's fields as a map: Fields, or a map built
+// from the flat form.
+func (e *Envelope) fieldMap() map[string]any {
+	if e.Fields != nil || e.flat == nil {
+		return e.Fields
+	}
+	m := make(map[string]any, len(e.flat))
+	for i := range e.flat {
+		m[e.flat[i].name] = e.flat[i].value()
+	}
+	return m
 }
 
 // Header is the ChangeEventHeader part of an envelope.
@@ -70,7 +201,13 @@ func originClient(origin string) string {
 	if !ok {
 		return ""
 	}
-	for _, p := range strings.FieldsFunc(params, func(r rune) bool { return r == ';' || r == ',' }) {
+	for params != "" { // without allocating: every change event has an origin
+		p := params
+		if i := strings.IndexAny(params, ";,"); i >= 0 {
+			p, params = params[:i], params[i+1:]
+		} else {
+			params = ""
+		}
 		if v, ok := strings.CutPrefix(strings.TrimSpace(p), "client="); ok {
 			return strings.TrimSuffix(strings.TrimSpace(v), "/")
 		}
@@ -91,36 +228,55 @@ func dedupeKey(channel string, replay []byte, recordID string) string {
 }
 
 // changeEnvelopes builds one envelope per record id of a decoded Pub/Sub
-// change event (fan-out). Field values are flattened (BillingAddress.City)
-// and dates become ISO strings, using the schema's field types.
-func changeEnvelopes(channel string, replay []byte, eventID string, ev *cdc.ChangeEvent, s *cdc.Schema, now time.Time) []Envelope {
-	h := ev.Header
-	fields := flattenFields(ev.Fields, s)
-	header := &Header{
-		RecordIDs: h.RecordIDs, ChangeOrigin: h.ChangeOrigin, TransactionKey: h.TransactionKey,
-		SequenceNumber: h.SequenceNumber, CommitTimestamp: time.UnixMilli(h.CommitTimestamp).UTC(),
-		CommitNumber: h.CommitNumber, CommitUser: h.CommitUser,
+// change event (fan-out). Field values come flattened (BillingAddress.City)
+// from the decoder; dates become ISO strings, by the schema's field types.
+func changeEnvelopes(channel string, replay []byte, eventID string, ev *cdc.FlatChange, s *cdc.Schema, now time.Time) []Envelope {
+	h := &ev.Header
+	// One allocation holds what the event's envelopes point to.
+	box := &struct {
+		header                    Header
+		schemaID, eventID, origin string
+	}{
+		header: Header{
+			RecordIDs: h.RecordIDs, ChangeOrigin: h.ChangeOrigin, TransactionKey: h.TransactionKey,
+			SequenceNumber: h.SequenceNumber, CommitTimestamp: time.UnixMilli(h.CommitTimestamp).UTC(),
+			CommitNumber: h.CommitNumber, CommitUser: h.CommitUser,
+		},
+		schemaID: s.ID(), eventID: eventID, origin: originClient(h.ChangeOrigin),
 	}
-	schemaID := s.ID()
-	out := make([]Envelope, 0, len(h.RecordIDs))
-	for _, id := range h.RecordIDs {
-		out = append(out, Envelope{
-			EnvelopeVersion: EnvelopeVersion, Kind: KindChange, Entity: h.EntityName, RecordID: strp(id),
-			ChangeType: string(h.ChangeType), Fields: fields,
+	fields := envelopeFields(ev.Fields)
+	var eventUUID, origin *string
+	if box.eventID != "" {
+		eventUUID = &box.eventID
+	}
+	if box.origin != "" {
+		origin = &box.origin
+	}
+	out := make([]Envelope, len(h.RecordIDs))
+	for i := range h.RecordIDs {
+		// The record ids are this event's own (decoded afresh): the
+		// envelope may point into them.
+		var recordID *string
+		if h.RecordIDs[i] != "" {
+			recordID = &h.RecordIDs[i]
+		}
+		out[i] = Envelope{
+			EnvelopeVersion: EnvelopeVersion, Kind: KindChange, Entity: h.EntityName, RecordID: recordID,
+			ChangeType: string(h.ChangeType), flat: fields,
 			ChangedFields: nonNil(h.ChangedFields), NulledFields: nonNil(h.NulledFields), DiffFields: nonNil(h.DiffFields),
-			Header: header, Channel: channel, ReplayID: replay, SchemaID: &schemaID, EventUUID: strp(eventID),
-			OriginClient: strp(originClient(h.ChangeOrigin)), DedupeKey: dedupeKey(channel, replay, id), ReceivedAt: now,
-		})
+			Header: &box.header, Channel: channel, ReplayID: replay, SchemaID: &box.schemaID, EventUUID: eventUUID,
+			OriginClient: origin, DedupeKey: dedupeKey(channel, replay, h.RecordIDs[i]), ReceivedAt: now,
+		}
 	}
 	return out
 }
 
 // platformEnvelope builds the envelope of a decoded platform event.
-func platformEnvelope(channel string, replay []byte, eventID string, ev *cdc.PlatformEvent, s *cdc.Schema, now time.Time) Envelope {
+func platformEnvelope(channel string, replay []byte, eventID string, fields []cdc.FlatField, s *cdc.Schema, now time.Time) Envelope {
 	schemaID := s.ID()
 	return Envelope{
 		EnvelopeVersion: EnvelopeVersion, Kind: KindPlatformEvent, Entity: strings.TrimPrefix(channel, "/event/"),
-		ChangeType: "PUBLISH", Fields: flattenFields(ev.Fields, s), ChangedFields: []string{}, NulledFields: []string{},
+		ChangeType: "PUBLISH", flat: envelopeFields(fields), ChangedFields: []string{}, NulledFields: []string{},
 		DiffFields: []string{}, Channel: channel, ReplayID: replay, SchemaID: &schemaID, EventUUID: strp(eventID),
 		DedupeKey: dedupeKey(channel, replay, eventID), ReceivedAt: now,
 	}
@@ -133,62 +289,46 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// flattenFields turns decoded Avro values into envelope values: compounds
-// flattened with dots, dates and datetimes (epoch ms) into ISO strings,
-// ints into longs.
-func flattenFields(in map[string]any, s *cdc.Schema) map[string]any {
-	types := fieldTypes(s)
-	out := make(map[string]any, len(in))
-	var put func(prefix string, m map[string]any)
-	put = func(prefix string, m map[string]any) {
-		for k, v := range m {
-			name := k
-			if prefix != "" {
-				name = prefix + "." + k
-			}
-			if nested, ok := v.(map[string]any); ok {
-				put(name, nested)
-				continue
-			}
-			out[name] = envelopeValue(v, types[name])
-		}
+// envelopeFields turns flat decoded values into an envelope's flat form:
+// dates and datetimes (epoch ms) as ISO strings, ints as longs
+// (envelopeValue), sorted by name as a map's keys are written in JSON. A
+// name decoded twice (only map keys with dots can do that) keeps its last
+// value, as a map would.
+func envelopeFields(in []cdc.FlatField) []field {
+	// The order is worked out on indexes, so that no field (strings and
+	// interfaces: write barriers while the collector runs) moves twice.
+	var buf [64]int32
+	idx := buf[:0]
+	if len(in) > len(buf) {
+		idx = make([]int32, 0, len(in))
 	}
-	put("", in)
+	ranked := true
+	for i := range in {
+		idx = append(idx, int32(i))
+		ranked = ranked && in[i].Rank >= 0
+	}
+	if ranked {
+		// Insertion sort on the decoder's ranks: integer comparisons, and
+		// little movement, events mostly carrying their fields in the same
+		// order.
+		for i := 1; i < len(idx); i++ {
+			for j := i; j > 0 && in[idx[j-1]].Rank > in[idx[j]].Rank; j-- {
+				idx[j-1], idx[j] = idx[j], idx[j-1]
+			}
+		}
+	} else {
+		slices.SortStableFunc(idx, func(a, b int32) int { return strings.Compare(in[a].Name, in[b].Name) })
+	}
+	out := make([]field, 0, len(in))
+	for _, i := range idx {
+		f := &in[i]
+		if n := len(out); n > 0 && out[n-1].name == f.Name {
+			out[n-1] = fieldOf(f.Name, f.Value, f.Type) // stable: the later value
+			continue
+		}
+		out = append(out, fieldOf(f.Name, f.Value, f.Type))
+	}
 	return out
-}
-
-// fieldTypesCache holds fieldTypes per schema: building the map took more
-// time than decoding the event. Schemas are immutable and the Pub/Sub client
-// keeps one per schema id, so each map is built once; an entry goes when its
-// schema is collected. (Not keyed by the schema's ID: cdc's fingerprint
-// leaves out the Salesforce types, so a date field that became a datetime
-// keeps the id.)
-var fieldTypesCache sync.Map // weak.Pointer[cdc.Schema] -> map[string]string
-
-// fieldTypes returns the Salesforce type of each field of s, compound
-// components under their flattened names. The map is shared: read only.
-func fieldTypes(s *cdc.Schema) map[string]string {
-	var key weak.Pointer[cdc.Schema]
-	if s != nil {
-		key = weak.Make(s)
-		if types, ok := fieldTypesCache.Load(key); ok {
-			return types.(map[string]string)
-		}
-	}
-	types := map[string]string{}
-	for _, f := range s.Fields() {
-		types[f.Name] = f.Type
-		for _, c := range f.Components {
-			types[f.Name+"."+c.Name] = c.Type
-		}
-	}
-	if s != nil {
-		if cached, loaded := fieldTypesCache.LoadOrStore(key, types); loaded {
-			return cached.(map[string]string)
-		}
-		runtime.AddCleanup(s, func(k weak.Pointer[cdc.Schema]) { fieldTypesCache.Delete(k) }, key)
-	}
-	return types
 }
 
 // envelopeValue converts one decoded value by its Salesforce type.
@@ -197,9 +337,9 @@ func envelopeValue(v any, sfType string) any {
 	case int64:
 		switch sfType {
 		case "datetime":
-			return time.UnixMilli(x).UTC().Format("2006-01-02T15:04:05.000Z")
+			return time.UnixMilli(x).UTC().Format(layoutDateTime)
 		case "date":
-			return time.UnixMilli(x).UTC().Format("2006-01-02")
+			return time.UnixMilli(x).UTC().Format(layoutDate)
 		}
 		return x
 	case int32:

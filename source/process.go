@@ -10,44 +10,62 @@ import (
 )
 
 // process applies loop prevention and gap repair to the envelopes of one
-// event and returns its records. An event that leaves nothing to write
-// still yields a position marker, so its replay id becomes durable.
-func (s *Source) process(ctx context.Context, channel string, pos connectorlib.Position, envs []Envelope) ([]connectorlib.Record, error) {
+// event and appends its records to out. An event that leaves nothing to
+// write still yields a position marker, so its replay id becomes durable.
+// envs may be changed (loop tags).
+func (s *Source) process(ctx context.Context, channel string, pos connectorlib.Position, envs []Envelope, out []connectorlib.Record) ([]connectorlib.Record, error) {
 	m := s.metrics.channel(channel)
 	m.events.Inc()
-	kept := envs[:0:0]
-	for _, env := range envs {
+	kept := envs // envs itself until an envelope is dropped or repaired
+	copied := false
+	for i := range envs {
+		env := &envs[i]
+		drop := false
 		if env.OriginClient != nil && slices.Contains(s.cfg.LoopClientIDs, *env.OriginClient) {
 			m.loopEvents.Inc()
 			if s.cfg.LoopAction == LoopDrop {
-				continue
+				drop = true
+			} else {
+				env.LoopTagged = true
 			}
-			env.LoopTagged = true
 		}
-		if env.Header != nil {
-			m.commitLag(env.Header.CommitTimestamp, s.now())
-			s.noteCommit(channel, env.Header.CommitTimestamp)
-		}
-		if strings.HasPrefix(env.ChangeType, "GAP_") && s.cfg.GapRepair {
-			repaired, err := s.repairGap(ctx, &env)
-			if err != nil {
-				return nil, fmt.Errorf("repair gap on %s: %w", channel, err)
+		var repaired []Envelope
+		gap := false
+		if !drop {
+			if env.Header != nil {
+				m.commitLag(env.Header.CommitTimestamp, s.now())
+				s.noteCommit(channel, env.Header.CommitTimestamp)
 			}
-			m.gapRepairs.Add(float64(len(repaired)))
+			if strings.HasPrefix(env.ChangeType, "GAP_") && s.cfg.GapRepair {
+				gap = true
+				var err error
+				if repaired, err = s.repairGap(ctx, env); err != nil {
+					return nil, fmt.Errorf("repair gap on %s: %w", channel, err)
+				}
+				m.gapRepairs.Add(float64(len(repaired)))
+			}
+		}
+		if (drop || gap) && !copied {
+			kept, copied = append(make([]Envelope, 0, len(envs)), envs[:i]...), true
+		}
+		switch {
+		case !copied:
+		case gap:
 			kept = append(kept, repaired...)
-			continue
+		case !drop:
+			kept = append(kept, *env)
 		}
-		kept = append(kept, env)
 	}
 	if len(kept) == 0 {
-		return []connectorlib.Record{marker(channel, pos)}, nil
+		return append(out, marker(channel, pos)), nil
 	}
-	recs, err := s.maker.records(channel, pos, kept)
+	n := len(out)
+	out, err := s.maker.appendRecords(out, channel, pos, kept)
 	if err != nil {
 		return nil, err
 	}
-	m.records.Add(float64(len(recs)))
-	return recs, nil
+	m.records.Add(float64(len(out) - n))
+	return out, nil
 }
 
 // deadLetter builds the dead-letter record of an undecodable event.

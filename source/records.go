@@ -31,12 +31,6 @@ type ValueEncoder interface {
 	Encode(topic string, env *Envelope) ([]byte, error)
 }
 
-// JSONEncoder writes envelopes as JSON.
-type JSONEncoder struct{}
-
-// Encode implements ValueEncoder.
-func (JSONEncoder) Encode(_ string, env *Envelope) ([]byte, error) { return json.Marshal(env) }
-
 // recordMaker turns envelopes into records.
 type recordMaker struct {
 	cfg    *Config
@@ -63,30 +57,82 @@ func (m *recordMaker) topic(env *Envelope) string {
 
 // key returns the record key: the record id, or for platform events the
 // configured payload field, else the event UUID.
-func (m *recordMaker) key(env *Envelope) []byte {
+func (m *recordMaker) key(env *Envelope, a *byteArena) []byte {
 	if env.RecordID != nil {
-		return []byte(*env.RecordID)
+		return a.str(*env.RecordID)
 	}
 	if m.peKey != "" {
-		if v, ok := env.Fields[m.peKey]; ok && v != nil {
+		if v, ok := env.field(m.peKey); ok && v != nil {
 			if s, ok := v.(string); ok {
-				return []byte(s)
+				return a.str(s)
 			}
 			b, _ := json.Marshal(v)
 			return b
 		}
 	}
 	if env.EventUUID != nil {
-		return []byte(*env.EventUUID)
+		return a.str(*env.EventUUID)
 	}
-	return []byte(env.DedupeKey)
+	return a.str(env.DedupeKey)
+}
+
+// envelopeVersionBytes is the sf.envelope_version header value, shared by
+// every record.
+var envelopeVersionBytes = []byte(strconv.Itoa(EnvelopeVersion))
+
+// arenaSize is the room the key and header values of env take (a bound:
+// the key may be shorter).
+func (m *recordMaker) arenaSize(env *Envelope) int {
+	n := len(env.Kind) + len(env.ChangeType) + len(env.Entity) + len(env.Channel) + 2*len(env.ReplayID)
+	if env.Header != nil {
+		n += len(env.Header.TransactionKey) + 20 // an int64 in decimal
+	}
+	switch {
+	case env.RecordID != nil:
+		n += len(*env.RecordID)
+	case env.EventUUID != nil:
+		n += len(*env.EventUUID)
+	default:
+		n += len(env.DedupeKey)
+	}
+	return n + 1 // never zero: empty values stay non-nil, as []byte("") is
+}
+
+// byteArena hands out byte slices cut from one buffer. A slice outlives a
+// later append that reallocates (it keeps the old array), so a short size
+// estimate costs an allocation, never correctness.
+type byteArena struct{ b []byte }
+
+func (a *byteArena) cut(start int) []byte { return a.b[start:len(a.b):len(a.b)] }
+
+func (a *byteArena) str(s string) []byte {
+	start := len(a.b)
+	a.b = append(a.b, s...)
+	return a.cut(start)
+}
+
+func (a *byteArena) hex(b []byte) []byte {
+	start := len(a.b)
+	a.b = hex.AppendEncode(a.b, b)
+	return a.cut(start)
+}
+
+func (a *byteArena) int(n int64) []byte {
+	start := len(a.b)
+	a.b = strconv.AppendInt(a.b, n, 10)
+	return a.cut(start)
 }
 
 // records turns the envelopes of one event into records positioned at the
 // event's replay id: one per envelope, plus a tombstone after a DELETE when
 // configured.
 func (m *recordMaker) records(stream string, pos connectorlib.Position, envs []Envelope) ([]connectorlib.Record, error) {
-	out := make([]connectorlib.Record, 0, len(envs))
+	return m.appendRecords(make([]connectorlib.Record, 0, len(envs)), stream, pos, envs)
+}
+
+// appendRecords is records appending to out, so that a batch of events
+// fills one slice.
+func (m *recordMaker) appendRecords(out []connectorlib.Record, stream string, pos connectorlib.Position, envs []Envelope) ([]connectorlib.Record, error) {
 	for i := range envs {
 		env := &envs[i]
 		topic := m.topic(env)
@@ -94,22 +140,24 @@ func (m *recordMaker) records(stream string, pos connectorlib.Position, envs []E
 		if err != nil {
 			return nil, err
 		}
-		hs := []connectorlib.Header{
-			{Key: HeaderKind, Value: []byte(env.Kind)},
-			{Key: HeaderChangeType, Value: []byte(env.ChangeType)},
-			{Key: HeaderEntity, Value: []byte(env.Entity)},
-			{Key: HeaderChannel, Value: []byte(env.Channel)},
-			{Key: HeaderEnvelope, Value: []byte(strconv.Itoa(EnvelopeVersion))},
-		}
+		// One allocation holds the key and every header value; the slices
+		// are read only (Kafka copies them into its batches).
+		a := byteArena{b: make([]byte, 0, m.arenaSize(env))}
+		hs := make([]connectorlib.Header, 5, 8)
+		hs[0] = connectorlib.Header{Key: HeaderKind, Value: a.str(env.Kind)}
+		hs[1] = connectorlib.Header{Key: HeaderChangeType, Value: a.str(env.ChangeType)}
+		hs[2] = connectorlib.Header{Key: HeaderEntity, Value: a.str(env.Entity)}
+		hs[3] = connectorlib.Header{Key: HeaderChannel, Value: a.str(env.Channel)}
+		hs[4] = connectorlib.Header{Key: HeaderEnvelope, Value: envelopeVersionBytes}
 		if env.ReplayID != nil {
-			hs = append(hs, connectorlib.Header{Key: HeaderReplayID, Value: []byte(hex.EncodeToString(env.ReplayID))})
+			hs = append(hs, connectorlib.Header{Key: HeaderReplayID, Value: a.hex(env.ReplayID)})
 		}
 		if env.Header != nil {
 			hs = append(hs,
-				connectorlib.Header{Key: HeaderTransactionKey, Value: []byte(env.Header.TransactionKey)},
-				connectorlib.Header{Key: HeaderCommitTimestamp, Value: []byte(strconv.FormatInt(env.Header.CommitTimestamp.UnixMilli(), 10))})
+				connectorlib.Header{Key: HeaderTransactionKey, Value: a.str(env.Header.TransactionKey)},
+				connectorlib.Header{Key: HeaderCommitTimestamp, Value: a.int(env.Header.CommitTimestamp.UnixMilli())})
 		}
-		key := m.key(env)
+		key := m.key(env, &a)
 		rec := connectorlib.Record{Stream: stream, Position: pos, Topic: topic, Key: key, Value: value, Headers: hs}
 		if env.Header != nil {
 			rec.Time = env.Header.CommitTimestamp

@@ -65,9 +65,13 @@ type Source struct {
 }
 
 // queueDepth bounds the batches buffered between the channel goroutines
-// and Read: with Pub/Sub batches of up to 100 events, a few thousand
-// records at most.
-const queueDepth = 16
+// and Read: with Pub/Sub batches of up to 100 events, 6,400 records at
+// most (about 10 MB). It is deep enough for the subscriptions to go on
+// while the runner commits a full transaction (5,000 records by default):
+// at 16 the subscription stalled during every commit, and the Pub/Sub
+// stream's stop and start cost sfsim (and the broker, through smaller
+// transactions) a third more CPU per event in BenchmarkSource_Backlog.
+const queueDepth = 64
 
 // Open implements connectorlib.Source: it starts one goroutine per channel,
 // each resuming after its stored position.

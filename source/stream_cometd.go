@@ -62,11 +62,9 @@ func (c *cometdStream) next(ctx context.Context) ([]connectorlib.Record, error) 
 			out = append(out, c.s.deadLetter(c.channel, pos, m.Data, "", err)...)
 			continue
 		}
-		recs, err := c.s.process(ctx, c.channel, pos, envs)
-		if err != nil {
+		if out, err = c.s.process(ctx, c.channel, pos, envs, out); err != nil {
 			return nil, err
 		}
-		out = append(out, recs...)
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sfconnect/sfconnect/connectorlib"
+	"github.com/sfconnect/sfconnect/salesforce/cdc"
 	"github.com/sfconnect/sfconnect/salesforce/pubsub"
 	"github.com/sfconnect/sfconnect/salesforce/pubsub/pubsubpb"
 )
@@ -18,6 +19,11 @@ type pubsubStream struct {
 	sub     *pubsub.Subscription
 	channel string
 	last    connectorlib.Position // position of the last record returned
+
+	// Decoding scratch, reused event after event: envelopes copy what they
+	// keep.
+	change cdc.FlatChange
+	fields []cdc.FlatField
 }
 
 // pubsubOpener opens Pub/Sub subscriptions with client.
@@ -71,20 +77,20 @@ func (p *pubsubStream) batch(ctx context.Context, b pubsub.Batch) ([]connectorli
 		return []connectorlib.Record{marker(p.channel, p.last)}, nil
 	}
 	now := p.s.now()
-	var out []connectorlib.Record
+	out := make([]connectorlib.Record, 0, len(b.Events)) // one record per event, usually
 	for _, ev := range b.Events {
 		pos := connectorlib.Position(bytes.Clone(ev.ReplayID))
 		var envs []Envelope
 		if strings.HasPrefix(p.channel, "/event/") {
-			pe, schema, derr := p.client.DecodePlatform(ctx, ev)
-			if derr == nil {
-				envs = []Envelope{platformEnvelope(p.channel, pos, ev.ID, pe, schema, now)}
+			var schema *cdc.Schema
+			p.fields, schema, err = p.client.DecodePlatformFlat(ctx, ev, p.fields)
+			if err == nil {
+				envs = []Envelope{platformEnvelope(p.channel, pos, ev.ID, p.fields, schema, now)}
 			}
-			err = derr
 		} else {
-			ce, schema, derr := p.client.DecodeChange(ctx, ev)
+			schema, derr := p.client.DecodeChangeFlat(ctx, ev, &p.change)
 			if derr == nil {
-				envs = changeEnvelopes(p.channel, pos, ev.ID, ce, schema, now)
+				envs = changeEnvelopes(p.channel, pos, ev.ID, &p.change, schema, now)
 			}
 			err = derr
 		}
@@ -95,11 +101,9 @@ func (p *pubsubStream) batch(ctx context.Context, b pubsub.Batch) ([]connectorli
 			out = append(out, p.s.deadLetter(p.channel, pos, ev.Payload, ev.SchemaID, err)...)
 			continue
 		}
-		recs, err := p.s.process(ctx, p.channel, pos, envs)
-		if err != nil {
+		if out, err = p.s.process(ctx, p.channel, pos, envs, out); err != nil {
 			return nil, err
 		}
-		out = append(out, recs...)
 	}
 	if len(out) > 0 {
 		p.last = out[len(out)-1].Position

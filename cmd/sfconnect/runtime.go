@@ -52,6 +52,7 @@ func loadProcess(stderr io.Writer, specs ...any) (*process, int) {
 		return nil, exitConfig
 	}
 	p.log = p.ops.NewLogger(stderr)
+	p.ops.ApplyMemoryLimit()
 	p.reg = prometheus.NewRegistry()
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	p.health = connectorlib.NewHealth()

@@ -101,6 +101,9 @@ func (s *Schema) DecodeFields(bitmaps []string) ([]string, error) {
 	if err := s.needKind(KindChangeEvent); err != nil {
 		return nil, err
 	}
+	if len(bitmaps) == 0 {
+		return []string{}, nil // CREATE and DELETE events: nothing to allocate
+	}
 	top := make([]bool, len(s.fields))
 	nested := map[int][]bool{}
 	for k, el := range bitmaps {

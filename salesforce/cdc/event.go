@@ -2,7 +2,6 @@ package cdc
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/hamba/avro/v2"
@@ -244,71 +243,7 @@ func (s *Schema) decodeRecord(payload []byte) (map[string]any, error) {
 	return rec, nil
 }
 
-// headerFromMap reads a decoded ChangeEventHeader. It is lenient about the
-// header's Avro types (a parsed real schema may differ from the derived one)
-// and strict about the Go types it accepts.
+// headerFromMap reads a decoded ChangeEventHeader (see headerFrom).
 func headerFromMap(m map[string]any) (Header, error) {
-	var h Header
-	var err error
-	str := func(key string) string {
-		if err != nil || m[key] == nil {
-			return ""
-		}
-		v, ok := m[key].(string)
-		if !ok {
-			err = fmt.Errorf("%s: got %T", key, m[key])
-		}
-		return v
-	}
-	strs := func(key string) []string {
-		out := []string{}
-		if err != nil || m[key] == nil {
-			return out
-		}
-		a, ok := m[key].([]any)
-		if !ok {
-			err = fmt.Errorf("%s: got %T", key, m[key])
-			return out
-		}
-		for _, e := range a {
-			v, ok := e.(string)
-			if !ok {
-				err = fmt.Errorf("%s: element %T", key, e)
-				return out
-			}
-			out = append(out, v)
-		}
-		return out
-	}
-	long := func(key string, lo, hi int64) int64 {
-		if err != nil || m[key] == nil {
-			return 0
-		}
-		var n int64
-		switch v := m[key].(type) {
-		case int32:
-			n = int64(v)
-		case int64:
-			n = v
-		default:
-			err = fmt.Errorf("%s: got %T", key, m[key])
-		}
-		if n < lo || n > hi {
-			err = fmt.Errorf("%s: %d out of range", key, n)
-		}
-		return n
-	}
-	h.EntityName = str("entityName")
-	h.RecordIDs = strs("recordIds")
-	h.ChangeType = ChangeType(str("changeType"))
-	h.ChangeOrigin = str("changeOrigin")
-	h.TransactionKey = str("transactionKey")
-	h.SequenceNumber = int32(long("sequenceNumber", math.MinInt32, math.MaxInt32))
-	h.CommitTimestamp = long("commitTimestamp", math.MinInt64, math.MaxInt64)
-	h.CommitNumber = long("commitNumber", math.MinInt64, math.MaxInt64)
-	h.CommitUser = str("commitUser")
-	h.NulledFields = strs("nulledFields")
-	h.DiffFields = strs("diffFields")
-	h.ChangedFields = strs("changedFields")
-	return h, err
+	return headerFrom(func(key string) any { return m[key] })
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/hamba/avro/v2"
 
@@ -90,6 +91,9 @@ type Schema struct {
 	byName map[string]int    // exact top-level name -> index
 	byFold map[string]int    // lower-case top-level name -> index
 	paths  map[string]string // lower-case describe name -> field path
+
+	flatOnce sync.Once // compiles flat on first use (DecodeFlat)
+	flat     *flatPlan
 }
 
 // Kind reports whether s is a change event or a platform event schema.

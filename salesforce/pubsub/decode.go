@@ -39,6 +39,43 @@ func (c *Client) DecodeChange(ctx context.Context, ev Event) (*cdc.ChangeEvent, 
 	return ce, schema, nil
 }
 
+// DecodeChangeFlat is [Client.DecodeChange] with the body flattened into
+// into (see cdc.Schema.DecodeFlat), whose Fields slice is reused: the
+// source's per-event path, without a map per record. Errors are those of
+// DecodeChange.
+func (c *Client) DecodeChangeFlat(ctx context.Context, ev Event, into *cdc.FlatChange) (*cdc.Schema, error) {
+	schema, err := c.Schema(ctx, ev.SchemaID)
+	if err != nil {
+		return nil, fmt.Errorf("decode change event %s: %w", ev.ID, err)
+	}
+	if err := schema.DecodeFlat(ev.Payload, into); err != nil {
+		return nil, decodeError(ev, err)
+	}
+	h := &into.Header
+	for _, bm := range []*[]string{&h.ChangedFields, &h.NulledFields, &h.DiffFields} {
+		names, err := schema.DecodeFields(*bm)
+		if err != nil {
+			return nil, decodeError(ev, err)
+		}
+		*bm = names
+	}
+	return schema, nil
+}
+
+// DecodePlatformFlat is [Client.DecodePlatform] with the fields flattened
+// and appended to dst[:0] (see cdc.Schema.DecodePlatformFlat).
+func (c *Client) DecodePlatformFlat(ctx context.Context, ev Event, dst []cdc.FlatField) ([]cdc.FlatField, *cdc.Schema, error) {
+	schema, err := c.Schema(ctx, ev.SchemaID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("decode platform event %s: %w", ev.ID, err)
+	}
+	fields, err := schema.DecodePlatformFlat(ev.Payload, dst)
+	if err != nil {
+		return nil, nil, decodeError(ev, err)
+	}
+	return fields, schema, nil
+}
+
 // DecodePlatform decodes a platform event with its schema (fetched through
 // [Client.Schema]) and returns both. Errors are classified as for
 // [Client.DecodeChange].
