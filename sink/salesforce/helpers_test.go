@@ -208,3 +208,19 @@ func byExternalID(t testing.TB, sim *sfsim.Sim, object string) map[string]map[st
 	}
 	return out
 }
+
+// batchError returns err as a *BatchError whose failures are all
+// retryable, failing t otherwise.
+func batchError(t testing.TB, err error) *connectorlib.BatchError {
+	t.Helper()
+	be, ok := err.(*connectorlib.BatchError)
+	if !ok {
+		t.Fatalf("error %v (%T); want a *BatchError", err, err)
+	}
+	for i, e := range be.Failed {
+		if !connectorlib.IsRetryable(e) {
+			t.Errorf("record %d failed permanently: %v", i, e)
+		}
+	}
+	return be
+}
