@@ -60,14 +60,7 @@ func (c *Change) validate() error {
 		errs = append(errs, errors.New("object is empty"))
 	}
 	switch c.Operation {
-	case OpUpsert:
-		if c.ExternalID == "" && c.RecordID == "" {
-			errs = append(errs, errors.New("UPSERT needs external_id (or record_id)"))
-		}
-	case OpUpdate, OpDelete:
-		if c.ExternalID == "" && c.RecordID == "" {
-			errs = append(errs, fmt.Errorf("%s needs external_id or record_id", c.Operation))
-		}
+	case OpUpsert, OpUpdate, OpDelete:
 	default:
 		errs = append(errs, fmt.Errorf("operation %q is not UPSERT, UPDATE or DELETE", c.Operation))
 	}

@@ -44,12 +44,22 @@ func (c *change) key() string {
 
 // apply maps a decoded change; unknown types and unmapped fields are
 // permanent errors, never dropped silently.
-func (m *mapping) apply(idx int, src *Change) (*change, error) {
+//
+// A change without external_id and record_id is matched by its Kafka
+// key, taken as the external id: topics keyed by the record's external id
+// need not repeat it in the value.
+func (m *mapping) apply(idx int, src *Change, key []byte) (*change, error) {
 	obj, ok := m.objects[src.Object]
 	if !ok {
 		return nil, connectorlib.PermanentCode(CodeUnmapped, fmt.Errorf("object type %q is not mapped (SFCONNECT_SINK_SALESFORCE_OBJECTS)", src.Object))
 	}
 	c := &change{idx: idx, src: src, object: obj, op: src.Operation, changedAt: src.ChangedAt, extID: src.ExternalID}
+	if c.extID == "" && src.RecordID == "" {
+		if len(key) == 0 {
+			return nil, connectorlib.PermanentCode(CodeInvalid, fmt.Errorf("%s change names no external_id or record_id and the record has no key", src.Operation))
+		}
+		c.extID = string(key)
+	}
 	if src.RecordID != "" {
 		id, err := normalizeID(src.RecordID)
 		if err != nil {

@@ -168,7 +168,7 @@ func (s *Sink) Write(ctx context.Context, batch []connectorlib.Record) error {
 			s.fail(b, i, err)
 			continue
 		}
-		c, err := s.m.apply(i, src)
+		c, err := s.m.apply(i, src, rec.Key)
 		if err != nil {
 			s.fail(b, i, err)
 			continue
