@@ -21,11 +21,3 @@ func runSinkCosmos(_ []string, _, stderr io.Writer) int {
 	}
 	return notAvailable(stderr, "the Cosmos DB sink")
 }
-
-func runSinkSalesforce(_ []string, _, stderr io.Writer) int {
-	var runner connectorlib.SinkConfig
-	if _, code := loadProcess(stderr, &runner); code != exitOK {
-		return code
-	}
-	return notAvailable(stderr, "the Salesforce sink")
-}

@@ -51,25 +51,25 @@ var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 // separately (salesforce.AuthConfig), the Kafka side by
 // connectorlib.SinkConfig.
 type Config struct {
-	Objects     []string          `envconfig:"SINK_SALESFORCE_OBJECTS" required:"true" desc:"Comma-separated web-app object types and the sObjects they map to: customer=Account,person=Contact (a bare Account maps Account to itself). Changes to other types are dead-lettered."`
-	Fields      []string          `envconfig:"SINK_SALESFORCE_FIELDS" required:"true" desc:"Comma-separated field mapping, <web-app type>.<web-app field>=<Salesforce field>: customer.name=Name,customer.phone=Phone. A change naming an unmapped field is dead-lettered, not silently trimmed."`
-	ExternalIDs []string          `envconfig:"SINK_SALESFORCE_EXTERNAL_IDS" desc:"Comma-separated sObject=external id field used to upsert: Account=External_Id__c. A change may name another in external_id_field."`
-	ClientID    string            `envconfig:"SINK_SALESFORCE_CLIENT_ID" default:"sfconnect" desc:"Sent on every request as Sforce-Call-Options: client=<id>; list it in SFCONNECT_SOURCE_LOOP_CLIENT_IDS so the source drops the sink's own writes. Letters, digits, _ - . only."`
-	Mode        string            `envconfig:"SINK_SALESFORCE_MODE" default:"composite" desc:"composite (sObject Collections, Bulk API 2.0 for large batches) or platform_event (publish each change as SINK_SALESFORCE_PLATFORM_EVENT through the Pub/Sub API)."`
-	Pack        bool              `envconfig:"SINK_SALESFORCE_PACK" default:"true" desc:"Send up to 5 collection writes (1,000 records) or 5 lookup queries as one /composite request, which Salesforce counts as one API call."`
+	Objects     []string `envconfig:"SINK_SALESFORCE_OBJECTS" required:"true" desc:"Comma-separated web-app object types and the sObjects they map to: customer=Account,person=Contact (a bare Account maps Account to itself). Changes to other types are dead-lettered."`
+	Fields      []string `envconfig:"SINK_SALESFORCE_FIELDS" required:"true" desc:"Comma-separated field mapping, <web-app type>.<web-app field>=<Salesforce field>: customer.name=Name,customer.phone=Phone. A change naming an unmapped field is dead-lettered, not silently trimmed."`
+	ExternalIDs []string `envconfig:"SINK_SALESFORCE_EXTERNAL_IDS" desc:"Comma-separated sObject=external id field used to upsert: Account=External_Id__c. A change may name another in external_id_field."`
+	ClientID    string   `envconfig:"SINK_SALESFORCE_CLIENT_ID" default:"sfconnect" desc:"Sent on every request as Sforce-Call-Options: client=<id>; list it in SFCONNECT_SOURCE_LOOP_CLIENT_IDS so the source drops the sink's own writes. Letters, digits, _ - . only."`
+	Mode        string   `envconfig:"SINK_SALESFORCE_MODE" default:"composite" desc:"composite (sObject Collections, Bulk API 2.0 for large batches) or platform_event (publish each change as SINK_SALESFORCE_PLATFORM_EVENT through the Pub/Sub API)."`
+	Pack        bool     `envconfig:"SINK_SALESFORCE_PACK" default:"true" desc:"Send up to 5 collection writes (1,000 records) or 5 lookup queries as one /composite request, which Salesforce counts as one API call."`
 
 	BulkThreshold int           `envconfig:"SINK_SALESFORCE_BULK_THRESHOLD" default:"2000" desc:"Records of one object and operation in one batch above which a Bulk API 2.0 ingest job is used instead of sObject Collections (0: never). Raise SFCONNECT_SINK_BATCH_MAX_RECORDS to reach it."`
 	BulkPoll      time.Duration `envconfig:"SINK_SALESFORCE_BULK_POLL" default:"500ms" desc:"First delay before polling a Bulk API 2.0 job's state; it doubles up to 5s."`
 
-	ConflictPolicy   string            `envconfig:"SINK_SALESFORCE_CONFLICT_POLICY" default:"last_writer_wins" desc:"Default conflict policy: last_writer_wins, salesforce_wins, webapp_wins or field_merge (see docs/adr conflict resolution)."`
-	ConflictPolicies []string         `envconfig:"SINK_SALESFORCE_CONFLICT_POLICIES" desc:"Per-sObject policy overrides: Account=field_merge,Contact=webapp_wins."`
-	ConflictWindow   time.Duration     `envconfig:"SINK_SALESFORCE_CONFLICT_WINDOW" default:"5m" desc:"salesforce_wins: a web-app change made less than this after a Salesforce edit by someone else loses too."`
-	ConflictsTopic   string            `envconfig:"SINK_SALESFORCE_CONFLICTS_TOPIC" desc:"Topic receiving every change that lost a conflict, with Salesforce's version; default sfconnect.conflicts.<CONNECTOR_NAME>. Created if missing."`
+	ConflictPolicy   string        `envconfig:"SINK_SALESFORCE_CONFLICT_POLICY" default:"last_writer_wins" desc:"Default conflict policy: last_writer_wins, salesforce_wins, webapp_wins or field_merge (see docs/adr conflict resolution)."`
+	ConflictPolicies []string      `envconfig:"SINK_SALESFORCE_CONFLICT_POLICIES" desc:"Per-sObject policy overrides: Account=field_merge,Contact=webapp_wins."`
+	ConflictWindow   time.Duration `envconfig:"SINK_SALESFORCE_CONFLICT_WINDOW" default:"5m" desc:"salesforce_wins: a web-app change made less than this after a Salesforce edit by someone else loses too."`
+	ConflictsTopic   string        `envconfig:"SINK_SALESFORCE_CONFLICTS_TOPIC" desc:"Topic receiving every change that lost a conflict, with Salesforce's version; default sfconnect.conflicts.<CONNECTOR_NAME>. Created if missing."`
 
-	APIReservePercent int           `envconfig:"SINK_SALESFORCE_API_RESERVE_PERCENT" default:"10" desc:"Share of the org's daily API requests (Sforce-Limit-Info) kept for others: once fewer remain, the sink makes at most one call per SINK_SALESFORCE_API_RESERVE_INTERVAL (0: no reserve)."`
+	APIReservePercent  int           `envconfig:"SINK_SALESFORCE_API_RESERVE_PERCENT" default:"10" desc:"Share of the org's daily API requests (Sforce-Limit-Info) kept for others: once fewer remain, the sink makes at most one call per SINK_SALESFORCE_API_RESERVE_INTERVAL (0: no reserve)."`
 	APIReserveInterval time.Duration `envconfig:"SINK_SALESFORCE_API_RESERVE_INTERVAL" default:"10s" desc:"Minimum time between two API calls while the budget is within the reserve."`
-	BreakerFailures   int           `envconfig:"SINK_SALESFORCE_BREAKER_FAILURES" default:"3" desc:"Consecutive throttling or unavailability answers (REQUEST_LIMIT_EXCEEDED, 429, 503) that open the circuit breaker."`
-	BreakerCooldown   time.Duration `envconfig:"SINK_SALESFORCE_BREAKER_COOLDOWN" default:"30s" desc:"How long the open breaker refuses calls before letting one through; doubles while trial calls fail, up to 10 times."`
+	BreakerFailures    int           `envconfig:"SINK_SALESFORCE_BREAKER_FAILURES" default:"3" desc:"Consecutive throttling or unavailability answers (REQUEST_LIMIT_EXCEEDED, 429, 503) that open the circuit breaker."`
+	BreakerCooldown    time.Duration `envconfig:"SINK_SALESFORCE_BREAKER_COOLDOWN" default:"30s" desc:"How long the open breaker refuses calls before letting one through; doubles while trial calls fail, up to 10 times."`
 
 	PlatformEvent   string `envconfig:"SINK_SALESFORCE_PLATFORM_EVENT" desc:"platform_event mode: the event to publish (WebAppChange__e); SINK_SALESFORCE_FIELDS then maps to its fields."`
 	PubSubEndpoint  string `envconfig:"SINK_SALESFORCE_PUBSUB_ENDPOINT" default:"api.pubsub.salesforce.com:7443" desc:"platform_event mode: host:port of the Pub/Sub API."`
@@ -91,6 +91,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.Objects) == 0 {
 		bad("SINK_SALESFORCE_OBJECTS", "map at least one web-app type to an sObject")
+	}
+	if len(c.Fields) == 0 {
+		bad("SINK_SALESFORCE_FIELDS", "map at least one web-app field to a Salesforce field")
 	}
 	if _, err := c.mapping(); err != nil {
 		errs = append(errs, err)
@@ -167,8 +170,9 @@ func (c Config) policy(object string) string {
 	return c.ConflictPolicy
 }
 
-// conflictsTopic returns the conflicts topic of connector name.
-func (c Config) conflictsTopic(name string) string {
+// ConflictsTopicOf returns the conflicts topic of connector name:
+// SINK_SALESFORCE_CONFLICTS_TOPIC or sfconnect.conflicts.<name>.
+func (c Config) ConflictsTopicOf(name string) string {
 	if c.ConflictsTopic != "" {
 		return c.ConflictsTopic
 	}

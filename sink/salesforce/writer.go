@@ -14,12 +14,12 @@ import (
 // retryableRecordCodes are per-record statusCodes worth another try: a
 // locked row, or Salesforce running out of something temporarily.
 var retryableRecordCodes = map[string]bool{
-	"UNABLE_TO_LOCK_ROW":                 true,
-	"REQUEST_LIMIT_EXCEEDED":             true,
-	"SERVER_UNAVAILABLE":                 true,
-	"ALL_OR_NONE_OPERATION_ROLLED_BACK":  true,
-	"PROCESSING_HALTED":                  true,
-	"TXN_SECURITY_METERING_ERROR":        true,
+	"UNABLE_TO_LOCK_ROW":                    true,
+	"REQUEST_LIMIT_EXCEEDED":                true,
+	"SERVER_UNAVAILABLE":                    true,
+	"ALL_OR_NONE_OPERATION_ROLLED_BACK":     true,
+	"PROCESSING_HALTED":                     true,
+	"TXN_SECURITY_METERING_ERROR":           true,
 	"PLATFORM_EVENT_PUBLISHING_UNAVAILABLE": true,
 }
 
