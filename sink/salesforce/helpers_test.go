@@ -74,6 +74,7 @@ type env struct {
 	sim       *sfsim.Sim
 	sink      *sfsink.Sink
 	rest      *sfapi.Client
+	tokens    sfapi.TokenProvider
 	conflicts *memConflicts
 	reg       *prometheus.Registry
 }
@@ -121,7 +122,7 @@ func newEnv(t testing.TB, cfg sfsink.Config, simOpts ...sfsim.Opt) *env {
 func newEnvOn(t testing.TB, sim *sfsim.Sim, cfg sfsink.Config) *env {
 	t.Helper()
 	rest, tokens := restClient(t, sim, cfg.ClientID)
-	e := &env{sim: sim, rest: rest, conflicts: &memConflicts{}, reg: prometheus.NewRegistry()}
+	e := &env{sim: sim, rest: rest, tokens: tokens, conflicts: &memConflicts{}, reg: prometheus.NewRegistry()}
 	sink, err := sfsink.New(cfg, sfsink.Deps{Connector: "test", REST: rest, CallClientID: cfg.ClientID, Tokens: tokens,
 		Conflicts: e.conflicts, Metrics: sfsink.NewMetrics(e.reg, "test")})
 	if err != nil {
@@ -224,3 +225,6 @@ func batchError(t testing.TB, err error) *connectorlib.BatchError {
 	}
 	return be
 }
+
+// tokensOf returns the token provider of e's REST client.
+func tokensOf(_ testing.TB, e *env) sfapi.TokenProvider { return e.tokens }
