@@ -93,12 +93,7 @@ func newSim(t testing.TB, opts ...sfsim.Opt) *sfsim.Sim {
 // restClient returns an authenticated client of sim stamping clientID.
 func restClient(t testing.TB, sim *sfsim.Sim, clientID string) (*sfapi.Client, sfapi.TokenProvider) {
 	t.Helper()
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, sim.CACertPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	auth := sfapi.AuthConfig{LoginURL: sim.URL(), Flow: sfapi.FlowClientCredentials,
-		ClientID: sfsim.DefaultClientID, ClientSecret: sfsim.DefaultClientSecret, CAFile: ca}
+	auth := authConfig(t, sim)
 	tokens, err := sfapi.NewAuthenticator(auth)
 	if err != nil {
 		t.Fatal(err)
@@ -228,3 +223,15 @@ func batchError(t testing.TB, err error) *connectorlib.BatchError {
 
 // tokensOf returns the token provider of e's REST client.
 func tokensOf(_ testing.TB, e *env) sfapi.TokenProvider { return e.tokens }
+
+// authConfig is the client-credentials configuration for sim, trusting its
+// certificate.
+func authConfig(t testing.TB, sim *sfsim.Sim) sfapi.AuthConfig {
+	t.Helper()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, sim.CACertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return sfapi.AuthConfig{LoginURL: sim.URL(), Flow: sfapi.FlowClientCredentials,
+		ClientID: sfsim.DefaultClientID, ClientSecret: sfsim.DefaultClientSecret, CAFile: ca}
+}
