@@ -334,7 +334,9 @@ func startSource(t *testing.T, c *kafkatest.Cluster, sim *sfsim.Sim, prefix, cli
 		TopicAutoCreate: true, TopicPartitions: 3, TopicReplication: -1, ShutdownTimeout: 10 * time.Second, RestartBackoffMax: time.Second,
 	}
 	done := make(chan error, 1)
-	go func() { done <- connectorlib.NewSourceRunner(rcfg, conn.Factory(), connectorlib.Deps{Kafka: c.Opts()}).Run(ctx) }()
+	go func() {
+		done <- connectorlib.NewSourceRunner(rcfg, conn.Factory(), connectorlib.Deps{Kafka: c.Opts()}).Run(ctx)
+	}()
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
