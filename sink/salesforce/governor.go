@@ -36,21 +36,8 @@ func (g *governor) observe(used, max int) {
 	g.used, g.max, g.known = used, max, true
 }
 
-// remaining returns the requests left today and the daily limit, as last
-// reported.
-func (g *governor) remaining() (left, max int, ok bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.max - g.used, g.max, g.known
-}
-
-// inReserve reports whether the remaining budget is inside the reserve.
-func (g *governor) inReserve() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.inReserveLocked()
-}
-
+// inReserveLocked reports whether the remaining budget is inside the
+// reserve; g.mu is held.
 func (g *governor) inReserveLocked() bool {
 	return g.known && g.percent > 0 && g.max > 0 && (g.max-g.used)*100 <= g.max*g.percent
 }
