@@ -111,3 +111,12 @@ func TestClient_BulkIngest(t *testing.T) {
 		}
 	}
 }
+
+func TestClient_CallClientID(t *testing.T) {
+	if got := salesforce.NewClient(nil, http.DefaultClient, salesforce.ClientConfig{CallClientID: "sink-a"}).CallClientID(); got != "sink-a" {
+		t.Errorf("CallClientID = %q", got)
+	}
+	if got := salesforce.NewClient(nil, http.DefaultClient, salesforce.ClientConfig{}).CallClientID(); got != "" {
+		t.Errorf("CallClientID without one = %q", got)
+	}
+}

@@ -64,7 +64,7 @@ func runSinkSalesforce(_ []string, _, stderr io.Writer) int {
 			return fmt.Errorf("create the conflicts topic %s: %w", topic, err)
 		}
 		deps := sfsink.Deps{
-			Connector: runner.Name, REST: rest, CallClientID: cfg.ClientID, Tokens: tokens, Decoder: decoder,
+			Connector: runner.Name, REST: rest, Tokens: tokens, Decoder: decoder,
 			Conflicts: sfsink.KafkaConflicts{Client: producer, Topic: topic},
 			Metrics:   sfsink.NewMetrics(p.reg, runner.Name),
 		}

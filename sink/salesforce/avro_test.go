@@ -86,7 +86,7 @@ func TestAvroDecoder_Decode(t *testing.T) {
 
 	// Through the sink.
 	e := newEnv(t, baseConfig())
-	sink, err := sfsink.New(cfg, sfsink.Deps{Connector: "avro", REST: e.rest, CallClientID: cfg.ClientID, Tokens: tokensOf(t, e), Decoder: dec, Conflicts: &memConflicts{}})
+	sink, err := sfsink.New(cfg, sfsink.Deps{Connector: "avro", REST: e.rest, Tokens: tokensOf(t, e), Decoder: dec, Conflicts: &memConflicts{}})
 	if err != nil {
 		t.Fatal(err)
 	}

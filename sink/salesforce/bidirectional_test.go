@@ -364,7 +364,7 @@ func startSink(t *testing.T, c *kafkatest.Cluster, sim *sfsim.Sim, cfg sfsink.Co
 	rest, tokens := restClient(t, sim, cfg.ClientID)
 	producer := c.Client(t)
 	name := "bidi-sink"
-	sink, err := sfsink.New(cfg, sfsink.Deps{Connector: name, REST: rest, CallClientID: cfg.ClientID, Tokens: tokens,
+	sink, err := sfsink.New(cfg, sfsink.Deps{Connector: name, REST: rest, Tokens: tokens,
 		Conflicts: sfsink.KafkaConflicts{Client: producer, Topic: conflictsTopic}, Metrics: sfsink.NewMetrics(reg, name)})
 	if err != nil {
 		t.Fatal(err)

@@ -41,7 +41,7 @@ func (d *sinkDriver) Features() conformance.SinkFeatures {
 func (d *sinkDriver) NewSink(t *testing.T) connectorlib.Sink {
 	cfg := baseConfig()
 	rest, tokens := restClient(t, d.sim(t), cfg.ClientID)
-	s, err := sfsink.New(cfg, sfsink.Deps{Connector: "conformance", REST: rest, CallClientID: cfg.ClientID, Tokens: tokens, Conflicts: &memConflicts{}})
+	s, err := sfsink.New(cfg, sfsink.Deps{Connector: "conformance", REST: rest, Tokens: tokens, Conflicts: &memConflicts{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func (d *sinkDriver) Configs() []conformance.ConfigCase {
 			mod(&cfg)
 			sim := d.sim(t)
 			rest, tokens := restClient(t, sim, cfg.ClientID)
-			s, err := sfsink.New(cfg, sfsink.Deps{REST: rest, CallClientID: cfg.ClientID, Tokens: tokens, Conflicts: &memConflicts{}})
+			s, err := sfsink.New(cfg, sfsink.Deps{REST: rest, Tokens: tokens, Conflicts: &memConflicts{}})
 			if err == nil {
 				_ = s.Close(context.Background())
 			}

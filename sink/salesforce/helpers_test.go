@@ -118,7 +118,7 @@ func newEnvOn(t testing.TB, sim *sfsim.Sim, cfg sfsink.Config) *env {
 	t.Helper()
 	rest, tokens := restClient(t, sim, cfg.ClientID)
 	e := &env{sim: sim, rest: rest, tokens: tokens, conflicts: &memConflicts{}, reg: prometheus.NewRegistry()}
-	sink, err := sfsink.New(cfg, sfsink.Deps{Connector: "test", REST: rest, CallClientID: cfg.ClientID, Tokens: tokens,
+	sink, err := sfsink.New(cfg, sfsink.Deps{Connector: "test", REST: rest, Tokens: tokens,
 		Conflicts: e.conflicts, Metrics: sfsink.NewMetrics(e.reg, "test")})
 	if err != nil {
 		t.Fatal(err)

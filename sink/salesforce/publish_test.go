@@ -36,7 +36,7 @@ func TestSink_PlatformEventMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ps.Close() })
-	sink, err := sfsink.New(cfg, sfsink.Deps{Connector: "pe", REST: rest, CallClientID: cfg.ClientID, Tokens: tokens, Publisher: ps, Conflicts: &memConflicts{}})
+	sink, err := sfsink.New(cfg, sfsink.Deps{Connector: "pe", REST: rest, Tokens: tokens, Publisher: ps, Conflicts: &memConflicts{}})
 	if err != nil {
 		t.Fatal(err)
 	}

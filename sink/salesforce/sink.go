@@ -19,8 +19,6 @@ type Deps struct {
 	// REST calls Salesforce; it must be built with
 	// ClientConfig.CallClientID = Config.ClientID, which New checks.
 	REST *sfapi.Client
-	// CallClientID is the client id REST stamps on every request.
-	CallClientID string
 	// Tokens is REST's token provider; Open reads the sink's own user id
 	// from its session.
 	Tokens sfapi.TokenProvider
@@ -66,8 +64,8 @@ func New(cfg Config, deps Deps) (*Sink, error) {
 	switch {
 	case deps.REST == nil || deps.Tokens == nil:
 		return nil, errors.New("new Salesforce sink: REST client and token provider are required")
-	case deps.CallClientID != cfg.ClientID:
-		return nil, fmt.Errorf("new Salesforce sink: the REST client stamps client=%q, the configuration says %q", deps.CallClientID, cfg.ClientID)
+	case deps.REST.CallClientID() != cfg.ClientID:
+		return nil, fmt.Errorf("new Salesforce sink: the REST client stamps client=%q, the configuration says %q", deps.REST.CallClientID(), cfg.ClientID)
 	case deps.Conflicts == nil:
 		return nil, errors.New("new Salesforce sink: a conflict writer is required")
 	case cfg.Mode == ModePlatformEvent && deps.Publisher == nil:
