@@ -17,9 +17,12 @@ install-tools:
 kafka-install:
 	bash scripts/kafka/install.sh
 
-# The real Salesforce clients sfsim is checked against, from the lockfile.
+# The real Salesforce clients sfsim is checked against, and the Cosmos DB
+# stand-in (patched by test/cosmos/patch.js, idempotently), from lockfiles.
 node-install:
 	@test -d test/node/node_modules || npm ci --prefix test/node --no-audit --no-fund
+	@test -d test/cosmos/node_modules || npm ci --prefix test/cosmos --no-audit --no-fund
+	@node test/cosmos/patch.js
 
 # Everything: race-enabled unit tests and the integration suites, against
 # kfake and against a real Apache Kafka broker started and stopped here.
@@ -32,7 +35,7 @@ test-unit:
 
 # Benchmarks, with the real Kafka broker (scripts/bench.sh); BENCH=regexp
 # selects, BENCHTIME=3x repeats.
-bench: kafka-install
+bench: kafka-install node-install
 	bash scripts/bench.sh
 
 lint: install-tools

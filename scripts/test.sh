@@ -3,7 +3,8 @@
 # integration suites, against kfake and a real Apache Kafka broker that this
 # script starts on 127.0.0.1 and stops by PID. A broker that cannot start
 # fails the run (TEST_KAFKA_REQUIRED=1), and so do missing Node clients
-# (TEST_NODE_REQUIRED=1) and a missing Schema Registry (Apicurio, resolved
+# (TEST_NODE_REQUIRED=1), a Cosmos DB stand-in that cannot start
+# (TEST_COSMOS_REQUIRED=1) and a missing Schema Registry (Apicurio, resolved
 # with Maven; TEST_SCHEMA_REGISTRY_REQUIRED=1): nothing is skipped silently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,7 @@ broker_env=$(bash scripts/kafka/start.sh)
 eval "$broker_env"
 cleanup() { bash scripts/kafka/stop.sh "$TEST_KAFKA_RUN_DIR" || true; }
 trap cleanup EXIT
-export TEST_KAFKA_BROKERS TEST_KAFKA_REQUIRED=1 TEST_NODE_REQUIRED=1
+export TEST_KAFKA_BROKERS TEST_KAFKA_REQUIRED=1 TEST_NODE_REQUIRED=1 TEST_COSMOS_REQUIRED=1
 
 ./bin/gotestsum --format pkgname-and-test-fails --jsonfile "${TEST_JSON:-/tmp/sfconnect-test.json}" -- \
   -race -count=1 -timeout 12m ./...

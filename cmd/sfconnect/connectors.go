@@ -13,11 +13,3 @@ func runSourceHTTP(_ []string, _, stderr io.Writer) int {
 	}
 	return notAvailable(stderr, "the HTTP ingest source")
 }
-
-func runSinkCosmos(_ []string, _, stderr io.Writer) int {
-	var runner connectorlib.SinkConfig
-	if _, code := loadProcess(stderr, &runner); code != exitOK {
-		return code
-	}
-	return notAvailable(stderr, "the Cosmos DB sink")
-}

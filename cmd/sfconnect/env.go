@@ -7,6 +7,7 @@ import (
 
 	"github.com/sfconnect/sfconnect/connectorlib"
 	"github.com/sfconnect/sfconnect/salesforce"
+	"github.com/sfconnect/sfconnect/sink/cosmos"
 	sfsink "github.com/sfconnect/sfconnect/sink/salesforce"
 	sfsource "github.com/sfconnect/sfconnect/source"
 )
@@ -30,6 +31,7 @@ func runEnv(_ []string, stdout, _ io.Writer) int {
 		{"Salesforce connection (`source`, `sink salesforce`)", &salesforce.AuthConfig{}},
 		{"Salesforce streaming source (`source`)", &sfsource.Config{}},
 		{"Salesforce sink (`sink salesforce`)", &sfsink.Config{}},
+		{"Cosmos DB sink (`sink cosmos`)", &cosmos.Config{}},
 	} {
 		fmt.Fprintf(stdout, "\n## %s\n\n", section.title)
 		fmt.Fprintln(stdout, "| Variable | Type | Default | Description |")

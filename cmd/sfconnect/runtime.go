@@ -16,6 +16,7 @@ import (
 	"github.com/sfconnect/sfconnect/connectorlib"
 	"github.com/sfconnect/sfconnect/connectorlib/kafkaio"
 	"github.com/sfconnect/sfconnect/salesforce"
+	"github.com/sfconnect/sfconnect/sink/cosmos"
 	sfsink "github.com/sfconnect/sfconnect/sink/salesforce"
 	sfsource "github.com/sfconnect/sfconnect/source"
 )
@@ -26,7 +27,7 @@ func knownSpecs() []any {
 	return []any{
 		&connectorlib.OpsConfig{}, &kafkaio.Config{},
 		&connectorlib.SourceConfig{}, &connectorlib.SinkConfig{},
-		&salesforce.AuthConfig{}, &sfsource.Config{}, &sfsink.Config{},
+		&salesforce.AuthConfig{}, &sfsource.Config{}, &cosmos.Config{}, &sfsink.Config{},
 	}
 }
 
