@@ -18,6 +18,7 @@ import (
 	"github.com/sfconnect/sfconnect/connectorlib"
 	"github.com/sfconnect/sfconnect/connectorlib/kafkatest"
 	"github.com/sfconnect/sfconnect/salesforce/sfsim"
+	"github.com/sfconnect/sfconnect/sink/cosmos"
 	sfsink "github.com/sfconnect/sfconnect/sink/salesforce"
 	"github.com/sfconnect/sfconnect/source"
 )
@@ -74,12 +75,21 @@ type webChange struct {
 //   - Salesforce and the web application's state agree on every record;
 //   - the conflicts topic holds exactly the web-app edits that lost;
 //   - no change the sink made reached the web application through the
-//     source (the loop filter dropped every echo, and there were echoes).
-//
-// The Cosmos DB leg (the source's topic applied by the Cosmos sink, then
-// compared with Salesforce) is not part of this test: the Cosmos sink is
-// built on another branch.
-func TestBidirectional_SourceAndSink(t *testing.T) {
+//     source: the loop filter dropped every echo (and there were echoes).
+func TestBidirectional_SourceAndSink(t *testing.T) { runBidirectional(t, false) }
+
+// TestBidirectional_SourceCosmosAndSink is the same run with the Cosmos DB
+// sink applying the source's topic to a container, the web application's
+// read model. The source tags the sink's echoes instead of dropping them
+// (SOURCE_LOOP_ACTION=tag): the Cosmos sink applies every change, so the
+// container holds what Salesforce holds, while the web application's own
+// consumer ignores tagged events. At the end Salesforce, the Cosmos
+// documents and the web application's state agree on every record, the
+// conflicts topic holds exactly the losing edits, every echo was tagged and
+// none reached the web application.
+func TestBidirectional_SourceCosmosAndSink(t *testing.T) { runBidirectional(t, true) }
+
+func runBidirectional(t *testing.T, withCosmos bool) {
 	c := kafkatest.Real(t)
 	if c == nil {
 		t.Skip("needs the real Kafka broker (TEST_KAFKA_BROKERS; make test starts one and requires it)")
@@ -112,8 +122,19 @@ func TestBidirectional_SourceAndSink(t *testing.T) {
 
 	// The source streams Account changes, dropping the sink's own.
 	srcReg := prometheus.NewRegistry()
-	stopSource := startSource(t, c, sim, prefix, cfg.ClientID, srcReg)
+	loopAction := source.LoopDrop
+	if withCosmos {
+		loopAction = source.LoopTag
+	}
+	stopSource := startSource(t, c, sim, prefix, cfg.ClientID, loopAction, srcReg)
 	defer stopSource()
+	srcTopic := prefix + ".Account"
+	var cosmosSrv *cosmosServer
+	if withCosmos {
+		cosmosSrv = startCosmos(t)
+		stopCosmos := startCosmosSink(t, c, cosmosSrv, prefix, srcTopic)
+		defer stopCosmos()
+	}
 
 	// Phase 1: Salesforce and the web application edit at the same time.
 	web := &webSide{recs: map[string]version{}}
@@ -207,20 +228,17 @@ func TestBidirectional_SourceAndSink(t *testing.T) {
 	defer stopSink()
 	waitConsumed(t, c, "sfconnect-bidi-sink-"+prefix, webTopic, bidiWebEdits, 2*time.Minute)
 
-	// The source streams every Salesforce edit, and nothing else: the
-	// sink's writes are dropped as echoes.
-	srcTopic := prefix + ".Account"
+	// The source streams every Salesforce edit to the web application, and
+	// nothing else: the sink's writes are dropped, or tagged, as echoes.
 	wantSource := bidiRecords + bidiSFEdits
-	recs := readAllCommitted(t, c, srcTopic, wantSource, 2*time.Minute)
-	eventually(t, time.Minute, "the source dropped the sink's echoes", func() bool {
+	readAllCommitted(t, c, srcTopic, wantSource, 2*time.Minute)
+	eventually(t, time.Minute, "the source recognised the sink's echoes", func() bool {
 		return gathered(t, srcReg, "sfconnect_source_loop_events_total") > 0
 	})
 	time.Sleep(2 * time.Second) // let any straggler echo arrive before checking there is none
-	recs = append(recs, readMore(t, c, srcTopic, len(recs), 3*time.Second)...)
-	if len(recs) != wantSource {
-		t.Errorf("the source wrote %d records; want %d (seed and Salesforce edits only)", len(recs), wantSource)
-	}
-	echoes := 0
+	recs := readMore(t, c, srcTopic, 0, 3*time.Second)
+	loopEvents := gathered(t, srcReg, "sfconnect_source_loop_events_total")
+	echoes, tagged, toWeb := 0, 0, 0
 	for _, r := range recs {
 		var env source.Envelope
 		if err := json.Unmarshal(r.Value, &env); err != nil {
@@ -229,10 +247,16 @@ func TestBidirectional_SourceAndSink(t *testing.T) {
 		if env.Header == nil || env.RecordID == nil {
 			t.Fatalf("source record without header: %s", r.Value)
 		}
-		if strings.Contains(env.Header.ChangeOrigin, "client="+cfg.ClientID) || env.Header.CommitUser != otherUser {
-			echoes++
+		ours := strings.Contains(env.Header.ChangeOrigin, "client="+cfg.ClientID)
+		switch {
+		case env.LoopTagged && ours:
+			tagged++ // the web application's consumer skips it
+			continue
+		case env.LoopTagged || ours || env.Header.CommitUser != otherUser:
+			echoes++ // an echo not recognised, or a change that is not the person's
 			continue
 		}
+		toWeb++
 		lm, err := time.Parse(time.RFC3339Nano, fmt.Sprint(env.Fields["LastModifiedDate"]))
 		if err != nil {
 			t.Fatalf("source record without LastModifiedDate: %s", r.Value)
@@ -242,7 +266,16 @@ func TestBidirectional_SourceAndSink(t *testing.T) {
 	if echoes != 0 {
 		t.Errorf("%d of the sink's own changes reached the web application", echoes)
 	}
-	t.Logf("source: %d records, %v echoes dropped", len(recs), gathered(t, srcReg, "sfconnect_source_loop_events_total"))
+	if toWeb != wantSource {
+		t.Errorf("the web application got %d changes from the source; want %d (seed and Salesforce edits)", toWeb, wantSource)
+	}
+	if withCosmos && float64(tagged) != loopEvents {
+		t.Errorf("%d tagged echoes in the topic, the source counted %v", tagged, loopEvents)
+	}
+	if !withCosmos && tagged != 0 {
+		t.Errorf("%d tagged records with loop action drop", tagged)
+	}
+	t.Logf("source: %d records, %d to the web application, %v echoes recognised (%d tagged in the topic)", len(recs), toWeb, loopEvents, tagged)
 
 	// Salesforce and the web application agree on every record.
 	final := byExternalID(t, sim, "Account")
@@ -258,6 +291,26 @@ func TestBidirectional_SourceAndSink(t *testing.T) {
 	}
 	if disagree > 0 {
 		t.Errorf("%d of %d records disagree", disagree, len(exts))
+	}
+
+	// The Cosmos documents hold what Salesforce holds.
+	if withCosmos {
+		waitConsumed(t, c, "sfconnect-bidi-cosmos-"+prefix, srcTopic, len(recs), 2*time.Minute)
+		docs := cosmosDocs(t, cosmosSrv, "sfconnect", "bidi")
+		bad := 0
+		for _, ext := range exts {
+			s := final[ext]
+			d := docs[s["Id"].(string)]
+			if d == nil || d["Name"] != s["Name"] || d["Phone"] != s["Phone"] {
+				bad++
+				if bad <= 5 {
+					t.Errorf("%s: Salesforce has %v/%v, Cosmos %v/%v", ext, s["Name"], s["Phone"], d["Name"], d["Phone"])
+				}
+			}
+		}
+		if bad > 0 || len(docs) != len(exts) {
+			t.Errorf("%d of %d records differ between Salesforce and Cosmos (%d documents)", bad, len(exts), len(docs))
+		}
 	}
 
 	// The conflicts topic holds exactly the edits that lost.
@@ -305,9 +358,9 @@ func byExternalIDCached(sim *sfsim.Sim, ext string) string {
 }
 
 // startSource runs the Salesforce source on the real broker, writing
-// Account changes to <prefix>.Account and dropping changes made with
-// clientID. It returns a stop function.
-func startSource(t *testing.T, c *kafkatest.Cluster, sim *sfsim.Sim, prefix, clientID string, reg prometheus.Registerer) func() {
+// Account changes to <prefix>.Account and dropping or tagging (loopAction)
+// changes made with clientID. It returns a stop function.
+func startSource(t *testing.T, c *kafkatest.Cluster, sim *sfsim.Sim, prefix, clientID, loopAction string, reg prometheus.Registerer) func() {
 	t.Helper()
 	rest, tokens := restClient(t, sim, "")
 	hc, err := authConfig(t, sim).HTTPClient()
@@ -318,7 +371,7 @@ func startSource(t *testing.T, c *kafkatest.Cluster, sim *sfsim.Sim, prefix, cli
 	cfg := source.Config{
 		Channels: []string{"/data/AccountChangeEvent"}, Transport: source.TransportPubSub, PubSubEndpoint: sim.GRPCAddr(),
 		Appetite: 100, InitialReplay: source.ReplayEarliest, OnInvalidReplay: source.ReplayFail, ResyncBuffer: time.Minute,
-		TopicTemplate: prefix + ".{entity}", LoopClientIDs: []string{clientID}, LoopAction: source.LoopDrop, GapRepair: true,
+		TopicTemplate: prefix + ".{entity}", LoopClientIDs: []string{clientID}, LoopAction: loopAction, GapRepair: true,
 	}
 	name := "bidi-source-" + prefix[len(prefix)-8:]
 	conn, err := source.New(ctx, cfg, source.Deps{Connector: name, Tokens: tokens, HTTPClient: hc, APIVersion: "62.0", REST: rest,
@@ -465,4 +518,43 @@ func gathered(t testing.TB, reg *prometheus.Registry, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// startCosmosSink runs the Cosmos DB sink under the runner on the real
+// broker, applying topic to the container sfconnect/bidi. It returns a stop
+// function.
+func startCosmosSink(t *testing.T, c *kafkatest.Cluster, srv *cosmosServer, prefix, topic string) func() {
+	t.Helper()
+	cfg := cosmos.Config{
+		Endpoint: srv.endpoint, Key: cosmosKey, CAFile: srv.caFile, Database: "sfconnect", Container: "bidi", CreateIfMissing: true,
+		PartitionKey: "/id", WriteStrategy: cosmos.StrategyOverwrite, IDTemplate: "{id}", DeleteMode: cosmos.DeleteHard,
+		DocumentCache: 10000, Concurrency: 16, RequestTimeout: 10 * time.Second, RetryMaxAttempts: 8,
+		RetryInitial: 100 * time.Millisecond, ThrottleMaxWait: 2 * time.Minute,
+	}
+	sink, err := cosmos.New(cfg, cosmos.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcfg := sinkRunnerConfig("bidi-cosmos", topic)
+	rcfg.Group = "sfconnect-bidi-cosmos-" + prefix
+	rcfg.DLQTopic = prefix + ".cosmos-dlq"
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- connectorlib.NewSinkRunner(rcfg, sink, connectorlib.Deps{Kafka: c.Opts()}).Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("cosmos sink runner: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("cosmos sink runner did not stop")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
