@@ -185,3 +185,38 @@ func TestSink_Write_Bulk(t *testing.T) {
 		t.Errorf("api_calls{collections} = %v; want 0", got)
 	}
 }
+
+// TestSink_Write_RetryKeepsRecordOrder fails the first write request of a
+// batch whose record r0 is deleted and then recreated: the delete, the
+// recreation (a later round, which must not run before the delete) and the
+// other record's upsert all fail retryably; the retried batch then applies
+// them in order.
+func TestSink_Write_RetryKeepsRecordOrder(t *testing.T) {
+	e := newEnv(t, baseConfig())
+	if err := e.write(t, records(t, "webapp", upsert("customer", "r0", map[string]any{"name": "old"}, time.Now()))); err != nil {
+		t.Fatal(err)
+	}
+	oldID := byExternalID(t, e.sim, "Account")["r0"]["Id"]
+	now := time.Now()
+	batch := records(t, "webapp",
+		del("customer", "r0", now),
+		upsert("customer", "r0", map[string]any{"name": "new"}, now.Add(time.Millisecond)),
+		upsert("customer", "r1", map[string]any{"name": "one"}, now))
+	e.sim.FailNext(sfsim.SurfaceREST, 1, sfsim.Fault{})                                            // the lookup goes through
+	e.sim.FailNext(sfsim.SurfaceREST, 1, sfsim.Fault{Status: 503, Message: "Service Unavailable"}) // the write fails
+	err := e.write(t, batch)
+	be := batchError(t, err)
+	if len(be.Failed) != 3 {
+		t.Fatalf("BatchError %v; want all 3 records failed retryably", err)
+	}
+	if acc := byExternalID(t, e.sim, "Account"); acc["r0"]["Id"] != oldID || acc["r0"]["Name"] != "old" || acc["r1"] != nil {
+		t.Fatalf("after the failed write: r0 %v, r1 %v; want nothing changed", acc["r0"], acc["r1"])
+	}
+	if err := e.write(t, batch); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	acc := byExternalID(t, e.sim, "Account")
+	if acc["r0"]["Name"] != "new" || acc["r0"]["Id"] == oldID || acc["r1"]["Name"] != "one" {
+		t.Errorf("after the retry: r0 %v (old Id %v), r1 %v; want r0 recreated with a new Id, r1 written", acc["r0"], oldID, acc["r1"])
+	}
+}
