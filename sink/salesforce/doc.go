@@ -25,6 +25,15 @@
 //
 // Every request carries Sforce-Call-Options: client=<SINK_SALESFORCE_CLIENT_ID>
 // (the REST client stamps it), so the source's loop filter drops the
-// change events our writes cause. Requests go through a budget governor
-// (governor.go) and a circuit breaker (breaker.go).
+// change events our writes cause; list the same id in
+// SFCONNECT_SOURCE_LOOP_CLIENT_IDS. Salesforce documents the header for
+// sObject, by-external-id and Bulk 2.0 requests; whether /composite and
+// sObject Collections carry it into changeOrigin has not been verified
+// against a real org (the simulator does; docs/adr loop prevention). Until
+// it is, set SINK_SALESFORCE_PACK=false and a low
+// SINK_SALESFORCE_BULK_THRESHOLD only if a real-org check shows echoes.
+// Requests go through a budget governor (governor.go) and a circuit
+// breaker (breaker.go). Because an org out of daily budget stays so for
+// hours, run the sink with SFCONNECT_SINK_ON_RETRY_EXHAUSTED=stop, so
+// that records wait instead of being dead-lettered as retry_exhausted.
 package salesforce
