@@ -29,9 +29,8 @@
 // SFCONNECT_SOURCE_LOOP_CLIENT_IDS. Salesforce documents the header for
 // sObject, by-external-id and Bulk 2.0 requests; whether /composite and
 // sObject Collections carry it into changeOrigin has not been verified
-// against a real org (the simulator does; docs/adr loop prevention). Until
-// it is, set SINK_SALESFORCE_PACK=false and a low
-// SINK_SALESFORCE_BULK_THRESHOLD only if a real-org check shows echoes.
+// against a real org (the simulator does); the loop-prevention ADR names
+// the fallback (filtering on the sink's commitUser) should it not.
 // Requests go through a budget governor (governor.go) and a circuit
 // breaker (breaker.go). Because an org out of daily budget stays so for
 // hours, run the sink with SFCONNECT_SINK_ON_RETRY_EXHAUSTED=stop, so
