@@ -152,12 +152,18 @@ func encodeBody(body any) ([]byte, error) {
 // authenticating once on 401 INVALID_SESSION_ID, and decodes a 2xx answer
 // into out.
 func (c *Client) call(ctx context.Context, method, path string, payload []byte, out any) error {
+	return c.callContent(ctx, method, path, "application/json", payload, out)
+}
+
+// callContent is call with the payload sent as contentType (Bulk API 2.0
+// uploads are text/csv).
+func (c *Client) callContent(ctx context.Context, method, path, contentType string, payload []byte, out any) error {
 	for attempt := 1; ; attempt++ {
 		s, err := c.tp.Session(ctx)
 		if err != nil {
 			return err // classified by the TokenProvider
 		}
-		resp, err := c.send(ctx, s, method, path, payload)
+		resp, err := c.send(ctx, s, method, path, contentType, payload)
 		if err != nil {
 			return connectorlib.Retryable(err)
 		}
@@ -185,7 +191,7 @@ func (c *Client) call(ctx context.Context, method, path string, payload []byte, 
 }
 
 // send sends one request with the session's token.
-func (c *Client) send(ctx context.Context, s Session, method, path string, payload []byte) (*http.Response, error) {
+func (c *Client) send(ctx context.Context, s Session, method, path, contentType string, payload []byte) (*http.Response, error) {
 	var body io.Reader
 	if payload != nil {
 		body = bytes.NewReader(payload)
@@ -198,7 +204,7 @@ func (c *Client) send(ctx context.Context, s Session, method, path string, paylo
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	if c.callOptions != "" {
 		req.Header.Set("Sforce-Call-Options", c.callOptions)

@@ -8,6 +8,7 @@ import (
 	"github.com/sfconnect/sfconnect/connectorlib"
 	"github.com/sfconnect/sfconnect/salesforce"
 	"github.com/sfconnect/sfconnect/sink/cosmos"
+	sfsink "github.com/sfconnect/sfconnect/sink/salesforce"
 	sfsource "github.com/sfconnect/sfconnect/source"
 	"github.com/sfconnect/sfconnect/source/ingest"
 )
@@ -31,6 +32,7 @@ func runEnv(_ []string, stdout, _ io.Writer) int {
 		{"Salesforce connection (`source`, `sink salesforce`)", &salesforce.AuthConfig{}},
 		{"Salesforce streaming source (`source`)", &sfsource.Config{}},
 		{"HTTP ingest source (`source http`)", &ingest.Config{}},
+		{"Salesforce sink (`sink salesforce`)", &sfsink.Config{}},
 		{"Cosmos DB sink (`sink cosmos`)", &cosmos.Config{}},
 	} {
 		fmt.Fprintf(stdout, "\n## %s\n\n", section.title)

@@ -17,6 +17,7 @@ import (
 	"github.com/sfconnect/sfconnect/connectorlib/kafkaio"
 	"github.com/sfconnect/sfconnect/salesforce"
 	"github.com/sfconnect/sfconnect/sink/cosmos"
+	sfsink "github.com/sfconnect/sfconnect/sink/salesforce"
 	sfsource "github.com/sfconnect/sfconnect/source"
 	"github.com/sfconnect/sfconnect/source/ingest"
 )
@@ -27,7 +28,7 @@ func knownSpecs() []any {
 	return []any{
 		&connectorlib.OpsConfig{}, &kafkaio.Config{},
 		&connectorlib.SourceConfig{}, &connectorlib.SinkConfig{},
-		&salesforce.AuthConfig{}, &sfsource.Config{}, &ingest.Config{}, &cosmos.Config{},
+		&salesforce.AuthConfig{}, &sfsource.Config{}, &ingest.Config{}, &cosmos.Config{}, &sfsink.Config{},
 	}
 }
 
@@ -96,8 +97,3 @@ func (p *process) serve(fn func(ctx context.Context) error) int {
 	}
 }
 
-// notAvailable reports a connector this build does not contain yet.
-func notAvailable(stderr io.Writer, what string) int {
-	fmt.Fprintf(stderr, "sfconnect: %s is not part of this build yet\n", what)
-	return exitError
-}

@@ -66,6 +66,24 @@ func (s *Sim) Transaction(fn func(*Tx) error) error {
 	return nil
 }
 
+// TransactionAs is Transaction made as another user of the org, such as a
+// person editing in the UI while the integration user (the one every API
+// session belongs to) syncs: the records' CreatedById and LastModifiedById
+// and the change events' commitUser are userID, a 15- or 18-character
+// User id (prefix 005).
+func (s *Sim) TransactionAs(userID string, fn func(*Tx) error) error {
+	if !strings.HasPrefix(userID, "005") || (len(userID) != 15 && len(userID) != 18) {
+		return fmt.Errorf("sfsim: %q is not a User id", userID)
+	}
+	tx := s.org.BeginAs(org.Origin{}, userID)
+	if err := fn(&Tx{tx: tx}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	tx.Commit()
+	return nil
+}
+
 // Create inserts one record in its own transaction.
 func (s *Sim) Create(object string, fields map[string]any) (string, error) {
 	var id string

@@ -80,16 +80,22 @@ type Commit struct {
 type Tx struct {
 	o       *Org
 	origin  Origin
+	user    string // the user the changes are made as (LastModifiedById, commitUser)
 	undo    []func()
 	changes []Change
 	done    bool
 	now     string // one timestamp for the whole transaction
 }
 
-// Begin opens a transaction.
-func (o *Org) Begin(origin Origin) *Tx {
+// Begin opens a transaction made as the integration user.
+func (o *Org) Begin(origin Origin) *Tx { return o.BeginAs(origin, o.cfg.UserID) }
+
+// BeginAs opens a transaction made as another user of the org (a person
+// editing in the UI): CreatedById, LastModifiedById and the change events'
+// commitUser name that user.
+func (o *Org) BeginAs(origin Origin, user string) *Tx {
 	o.mu.Lock()
-	return &Tx{o: o, origin: origin, now: FormatDateTime(o.cfg.Now())}
+	return &Tx{o: o, origin: origin, user: user, now: FormatDateTime(o.cfg.Now())}
 }
 
 // Get reads a record within the transaction.
@@ -195,7 +201,7 @@ func (tx *Tx) Create(objectName string, fields map[string]any) (string, *Error) 
 	now := tx.now
 	tx.o.seq++
 	id := makeID(ob.describe.KeyPrefix, tx.o.seq)
-	user := tx.o.cfg.UserID
+	user := tx.user
 	rec["Id"], rec["IsDeleted"] = id, false
 	for _, k := range []string{"CreatedDate", "LastModifiedDate", "SystemModstamp"} {
 		rec[k] = now
@@ -321,7 +327,7 @@ func (tx *Tx) Update(objectName, id string, fields map[string]any) *Error {
 		}
 	}
 	now := tx.now
-	next["LastModifiedDate"], next["SystemModstamp"], next["LastModifiedById"] = now, now, tx.o.cfg.UserID
+	next["LastModifiedDate"], next["SystemModstamp"], next["LastModifiedById"] = now, now, tx.user
 	if err := tx.validate(ob, nid, next); err != nil {
 		return err
 	}
@@ -473,7 +479,7 @@ func (tx *Tx) Commit() *Commit {
 		TransactionKey:  newTransactionKey(),
 		CommitTimestamp: tx.o.cfg.Now().UnixMilli(),
 		CommitNumber:    tx.o.commitNo,
-		CommitUser:      tx.o.cfg.UserID,
+		CommitUser:      tx.user,
 		Origin:          tx.origin.String(),
 		Changes:         mergeChanges(tx.changes),
 	}
