@@ -96,4 +96,3 @@ func (p *process) serve(fn func(ctx context.Context) error) int {
 		return exitError
 	}
 }
-
