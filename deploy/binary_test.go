@@ -203,9 +203,12 @@ func checkConfig(t *testing.T, args []string, env map[string]string) error {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	// The files' own operations address is a container port; the check
-	// listens on loopback.
+	// The files' own operations address (and the ingest source's HTTP
+	// address) are container ports; the check listens on loopback.
 	cmd.Env = append(cmd.Env, "SFCONNECT_OPS_ADDR="+ops)
+	if _, ok := env["SFCONNECT_HTTP_ADDR"]; ok {
+		cmd.Env = append(cmd.Env, "SFCONNECT_HTTP_ADDR="+freeAddr(t))
+	}
 	c := startChild(t, cmd)
 	defer c.stop()
 	deadline := time.Now().Add(30 * time.Second)

@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -114,7 +115,7 @@ func TestPinnedImage(t *testing.T) {
 }
 
 // The services the issue asks for; each must be in the file.
-var composeServices = []string{"redpanda", "console", "cosmos", "sfsim", "source", "sink-cosmos", "sink-salesforce"}
+var composeServices = []string{"redpanda", "console", "cosmos", "sfsim", "source", "source-http", "sink-cosmos", "sink-salesforce"}
 
 // TestCompose_Strict checks docker-compose.yml as far as possible without
 // Docker: structure, images, ports, start order, and the configuration of
@@ -251,6 +252,13 @@ func TestCompose_Strict(t *testing.T) {
 					addr = ":9090" // the binary's default
 				}
 				listening[ns] = append(listening[ns], portOf(t, addr)+" ("+name+" ops)")
+				if cmd == "source http" {
+					addr, ok := s.Environment["SFCONNECT_HTTP_ADDR"]
+					if !ok {
+						addr = ":8443" // the binary's default
+					}
+					listening[ns] = append(listening[ns], portOf(t, addr)+" ("+name+" ingest)")
+				}
 			}
 		})
 	}
@@ -272,6 +280,39 @@ func TestCompose_Strict(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCompose_LoopPrevention checks that the Salesforce sink's client id,
+// which it sends with every write, is one the source drops changes of:
+// otherwise every web-app change written to Salesforce comes back as a
+// Salesforce change.
+func TestCompose_LoopPrevention(t *testing.T) {
+	f := loadCompose(t)
+	if err := loopPrevented(f.Services["source"].Environment, f.Services["sink-salesforce"].Environment); err != nil {
+		t.Error(err)
+	}
+	// The check itself must be able to fail.
+	if loopPrevented(map[string]string{"SFCONNECT_SOURCE_LOOP_CLIENT_IDS": "other"},
+		map[string]string{"SFCONNECT_SINK_SALESFORCE_CLIENT_ID": "sfconnect-sink"}) == nil {
+		t.Error("a mismatched client id passed the check")
+	}
+}
+
+// loopPrevented reports whether the sink's explicitly set client id is in
+// the source's SOURCE_LOOP_CLIENT_IDS.
+func loopPrevented(source, sink map[string]string) error {
+	id := sink["SFCONNECT_SINK_SALESFORCE_CLIENT_ID"]
+	if id == "" {
+		return errors.New("SFCONNECT_SINK_SALESFORCE_CLIENT_ID: set it explicitly, so that the source's loop list can name it")
+	}
+	ids := strings.Split(source["SFCONNECT_SOURCE_LOOP_CLIENT_IDS"], ",")
+	for i := range ids {
+		ids[i] = strings.TrimSpace(ids[i])
+	}
+	if !slices.Contains(ids, id) {
+		return fmt.Errorf("the Salesforce sink writes as client %q, but the source's SFCONNECT_SOURCE_LOOP_CLIENT_IDS is %q: its writes would echo back", id, source["SFCONNECT_SOURCE_LOOP_CLIENT_IDS"])
+	}
+	return nil
 }
 
 // TestCompose_ConfigAccepted runs each sfconnect service's command with its
