@@ -168,11 +168,15 @@ func dashboardQueries(t *testing.T) []string {
 
 // TestMonitoring_MetricsExported checks that every metric, and every label
 // matched on, in the alert rules and the dashboard is one sfconnect
-// exports. The names come from a real run: the binary's source against
-// sfsim and an in-process Kafka broker, scraped at /metrics once its
-// first transaction committed (labelled series only appear once used);
-// and the runtime's sink metrics from a sink runner driven through a
-// retry, a dead letter and a commit.
+// exports. The names come from real runs of the binary, scraped at
+// /metrics once each connector has processed something (labelled series
+// only appear once used): the source against sfsim and an in-process Kafka
+// broker; the Cosmos DB sink applying the source's records to the Cosmos
+// DB stand-in (test/cosmos); the Salesforce sink writing web-app changes
+// to sfsim (one applied, one losing a conflict, one dead-lettered); and
+// the HTTP ingest source taking signed webhooks (one new, one repeated,
+// one with a bad signature). The runtime's retry series come from a sink
+// runner driven through a retried write (sinkRuntimeMetrics).
 func TestMonitoring_MetricsExported(t *testing.T) {
 	var exprs []string
 	for _, g := range loadRuleFile(t).Groups {
@@ -182,10 +186,24 @@ func TestMonitoring_MetricsExported(t *testing.T) {
 	}
 	exprs = append(exprs, dashboardQueries(t)...)
 
-	exported := sourceMetrics(t)
-	for name, labels := range sinkRuntimeMetrics(t) {
-		exported[name] = labels
+	cosmos := startCosmosStandIn(t)
+	st := newStack(t)
+	exported := map[string]map[string]bool{}
+	merge := func(m map[string]map[string]bool) {
+		for name, labels := range m {
+			if exported[name] == nil {
+				exported[name] = map[string]bool{}
+			}
+			for l := range labels {
+				exported[name][l] = true
+			}
+		}
 	}
+	merge(sourceMetrics(t, st))
+	merge(cosmosSinkMetrics(t, st, cosmos))
+	merge(salesforceSinkMetrics(t, st))
+	merge(ingestMetrics(t, st))
+	merge(sinkRuntimeMetrics(t))
 	for _, expr := range exprs {
 		if err := checkRefs(expr, exported); err != nil {
 			t.Error(err)
@@ -226,33 +244,29 @@ func checkRefs(expr string, exported map[string]map[string]bool) error {
 	return nil
 }
 
-// sourceMetrics runs `sfconnect source` against sfsim and kfake until its
-// first transaction has committed, and returns what its /metrics exports.
-func sourceMetrics(t *testing.T) map[string]map[string]bool {
+// sourceMetrics runs `sfconnect source` against the stack's sfsim and
+// Kafka until its first transaction has committed, and returns what its
+// /metrics exports. Its records (topic salesforce.Account) feed the Cosmos
+// DB sink's run.
+func sourceMetrics(t *testing.T, st *stack) map[string]map[string]bool {
 	t.Helper()
-	sim, err := sfsim.New(sfsim.Plaintext())
-	if err != nil {
+	if _, err := st.sim.Create("Account", map[string]any{"Name": "Deploy check"}); err != nil {
 		t.Fatal(err)
 	}
-	defer sim.Close()
-	if _, err := sim.Create("Account", map[string]any{"Name": "Deploy check"}); err != nil {
-		t.Fatal(err)
-	}
-	kafka := kafkatest.NewFake(t)
 	ops := freeAddr(t)
 	cmd := execCommand(t, "source")
 	for k, v := range map[string]string{
 		"SFCONNECT_OPS_ADDR":                 ops,
 		"SFCONNECT_LOG_LEVEL":                "warn",
-		"SFCONNECT_KAFKA_BROKERS":            strings.Join(kafka.Seeds(), ","),
+		"SFCONNECT_KAFKA_BROKERS":            strings.Join(st.kafka.Seeds(), ","),
 		"SFCONNECT_CONNECTOR_NAME":           "deploy-metrics",
 		"SFCONNECT_DELIVERY_MODE":            "exactly_once",
 		"SFCONNECT_TOPIC_PARTITIONS":         "1",
-		"SFCONNECT_SALESFORCE_LOGIN_URL":     sim.URL(),
+		"SFCONNECT_SALESFORCE_LOGIN_URL":     st.sim.URL(),
 		"SFCONNECT_SALESFORCE_CLIENT_ID":     sfsim.DefaultClientID,
 		"SFCONNECT_SALESFORCE_CLIENT_SECRET": sfsim.DefaultClientSecret,
 		"SFCONNECT_SOURCE_CHANNELS":          "/data/AccountChangeEvent",
-		"SFCONNECT_SOURCE_PUBSUB_ENDPOINT":   sim.GRPCAddr(),
+		"SFCONNECT_SOURCE_PUBSUB_ENDPOINT":   st.sim.GRPCAddr(),
 		"SFCONNECT_SOURCE_PUBSUB_PLAINTEXT":  "true",
 		"SFCONNECT_SOURCE_INITIAL_REPLAY":    "earliest",
 	} {
@@ -282,8 +296,8 @@ func sourceMetrics(t *testing.T) map[string]map[string]bool {
 // sinkRuntimeMetrics drives connectorlib's sink runner, with the metrics the
 // binary registers for every connector (connectorlib.NewMetrics), through a
 // retried write, a dead-lettered record and an offset commit, and returns
-// what it exports. The sink subcommands of this build are placeholders;
-// once they run, the binary can be scraped instead.
+// what it exports: the runtime's retry series, which a healthy run of the
+// sink binaries does not produce.
 func sinkRuntimeMetrics(t *testing.T) map[string]map[string]bool {
 	t.Helper()
 	kafka := kafkatest.NewFake(t)
