@@ -26,13 +26,13 @@ import (
 	"github.com/sfconnect/sfconnect/salesforce/sfsim"
 )
 
-// The alerts the issue asks for (the API budget alert waits for a metric;
-// see the report of the deploy branch).
+// The alerts the issue asks for.
 var requiredAlerts = []string{
 	"SfconnectReplayPositionStuck",      // replay position stuck
 	"SfconnectSourceLagHigh",            // lag above threshold
 	"SfconnectSourceDeadLetters",        // DLQ growth, source side
 	"SfconnectSinkDeadLetters",          // DLQ growth, sink side
+	"SfconnectSalesforceAPIBudgetLow",   // API budget low
 	"SfconnectInvalidReplayPolicyFired", // invalid replay policy fired
 }
 
