@@ -23,7 +23,8 @@ COPY --from=build /out/sfconnect-healthcheck /usr/local/bin/sfconnect-healthchec
 # Numeric, so that Kubernetes can verify runAsNonRoot (65532 is distroless's
 # nonroot user).
 USER 65532:65532
-# The operations server (/metrics, /healthz, /readyz; SFCONNECT_OPS_ADDR).
-EXPOSE 9090
+# The operations server (/metrics, /healthz, /readyz; SFCONNECT_OPS_ADDR),
+# and the HTTP ingest source's endpoint (`source http`; SFCONNECT_HTTP_ADDR).
+EXPOSE 9090 8443
 ENTRYPOINT ["/usr/local/bin/sfconnect"]
 CMD ["help"]
