@@ -315,6 +315,26 @@ func loopPrevented(source, sink map[string]string) error {
 	return nil
 }
 
+// TestCompose_LocalOnlyShortcuts checks that the compose file's local-only
+// shortcuts stay local: the emulator's public key and skipping TLS
+// verification are used only against the emulator service of this file.
+func TestCompose_LocalOnlyShortcuts(t *testing.T) {
+	f := loadCompose(t)
+	for _, name := range sortedKeys(f.Services) {
+		env := f.Services[name].Environment
+		skip := env["SFCONNECT_COSMOS_INSECURE_SKIP_TLS_VERIFY"] == "true"
+		if (skip || env["SFCONNECT_COSMOS_KEY"] != "") && !strings.HasPrefix(env["SFCONNECT_COSMOS_ENDPOINT"], "https://cosmos:") {
+			t.Errorf("%s: the emulator's key or skipped TLS verification against %q; only the cosmos service may get them",
+				name, env["SFCONNECT_COSMOS_ENDPOINT"])
+		}
+		for _, k := range []string{"SFCONNECT_KAFKA_TLS_INSECURE_SKIP_VERIFY", "SFCONNECT_SALESFORCE_TLS_INSECURE_SKIP_VERIFY"} {
+			if v, ok := env[k]; ok && v != "false" {
+				t.Errorf("%s: %s=%s; nothing in this stack needs it", name, k, v)
+			}
+		}
+	}
+}
+
 // TestCompose_ConfigAccepted runs each sfconnect service's command with its
 // environment and checks that the binary accepts the configuration
 // (values, not only names). sfsim gets its flags with loopback listen

@@ -211,6 +211,13 @@ func TestK8s_Overlays(t *testing.T) {
 							t.Errorf("%s: want it from a Secret", v)
 						}
 					}
+					// TLS verification stays on in a deployment; skipping it
+					// is for the local compose emulator only.
+					for k, e := range env {
+						if strings.Contains(k, "INSECURE_SKIP") && e.value != "" && e.value != "false" {
+							t.Errorf("%s=%s: a deployment never skips TLS verification", k, e.value)
+						}
+					}
 					for k, v := range want.values {
 						if got := env[k].value; got != v {
 							t.Errorf("%s = %q, want %q", k, got, v)
