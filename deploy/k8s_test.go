@@ -228,6 +228,9 @@ func TestK8s_Overlays(t *testing.T) {
 							t.Errorf("%s set; this overlay must not set it", k)
 						}
 					}
+					if cmd == "source http" {
+						checkIngestService(t, b, d, env)
+					}
 					if cmd == "source" || cmd == "source http" {
 						for k, v := range want.source {
 							if got := env[k].value; got != v {
@@ -487,6 +490,41 @@ func selfSignedPEM(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// checkIngestService: the ingest source's container declares the port its
+// endpoint listens on (SFCONNECT_HTTP_ADDR), and a Service other than the
+// operations Service routes to it, so that Salesforce's calls can reach it.
+func checkIngestService(t *testing.T, b build, d appsv1.Deployment, env map[string]envVar) {
+	t.Helper()
+	addr := ":8443" // the binary's default
+	if e, ok := env["SFCONNECT_HTTP_ADDR"]; ok {
+		addr = e.value
+	}
+	port, err := strconv.Atoi(addr[strings.LastIndex(addr, ":")+1:])
+	if err != nil {
+		t.Fatalf("SFCONNECT_HTTP_ADDR %q: %v", addr, err)
+	}
+	var name string
+	for _, p := range d.Spec.Template.Spec.Containers[0].Ports {
+		if int(p.ContainerPort) == port {
+			name = p.Name
+		}
+	}
+	if name == "" {
+		t.Fatalf("no container port %d (SFCONNECT_HTTP_ADDR %s)", port, addr)
+	}
+	for _, svc := range b.services {
+		if len(svc.Spec.Selector) == 0 || !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {
+			continue
+		}
+		for _, sp := range svc.Spec.Ports {
+			if sp.TargetPort.String() == name || sp.TargetPort.IntValue() == port {
+				return
+			}
+		}
+	}
+	t.Errorf("no Service routes to the ingest endpoint (container port %s, %d)", name, port)
 }
 
 // checkDisruptionBudgets: exactly one PodDisruptionBudget covers each
