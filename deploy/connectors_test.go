@@ -138,6 +138,8 @@ func salesforceSinkMetrics(t *testing.T, st *stack) map[string]map[string]bool {
 		change(won, now.Add(time.Hour), "deploy-won"),
 		change(lost, now.Add(-time.Hour), "deploy-lost"),
 		[]byte(`{"envelope_version":1,"object":"Account"`))
+	// Salesforce is unavailable once: the runtime retries the batch.
+	st.sim.FailNext(sfsim.SurfaceREST, 1, sfsim.Fault{Status: http.StatusServiceUnavailable, ErrorCode: "SERVER_UNAVAILABLE", Message: "deploy check"})
 	return runAndScrape(t, []string{"sink", "salesforce"}, map[string]string{
 		"SFCONNECT_KAFKA_BROKERS":             strings.Join(st.kafka.Seeds(), ","),
 		"SFCONNECT_CONNECTOR_NAME":            "deploy-salesforce",
@@ -153,7 +155,8 @@ func salesforceSinkMetrics(t *testing.T, st *stack) map[string]map[string]bool {
 		"sfconnect_salesforce_sink_records_per_call_bucket", "sfconnect_salesforce_sink_conflicts_total",
 		"sfconnect_salesforce_sink_dead_letters_total", "sfconnect_salesforce_sink_api_budget_remaining",
 		"sfconnect_salesforce_sink_api_budget_limit", "sfconnect_salesforce_sink_breaker_open",
-		"sfconnect_sink_dead_letters_total", "sfconnect_sink_offset_commits_total",
+		"sfconnect_sink_dead_letters_total", "sfconnect_sink_offset_commits_total", "sfconnect_sink_retries_total",
+		"sfconnect_sink_write_seconds_bucket",
 	}, nil)
 }
 

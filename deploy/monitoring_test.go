@@ -1,28 +1,18 @@
 package deploy_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/sfconnect/sfconnect/connectorlib"
-	"github.com/sfconnect/sfconnect/connectorlib/kafkatest"
 	"github.com/sfconnect/sfconnect/salesforce/sfsim"
 )
 
@@ -173,10 +163,9 @@ func dashboardQueries(t *testing.T) []string {
 // only appear once used): the source against sfsim and an in-process Kafka
 // broker; the Cosmos DB sink applying the source's records to the Cosmos
 // DB stand-in (test/cosmos); the Salesforce sink writing web-app changes
-// to sfsim (one applied, one losing a conflict, one dead-lettered); and
-// the HTTP ingest source taking signed webhooks (one new, one repeated,
-// one with a bad signature). The runtime's retry series come from a sink
-// runner driven through a retried write (sinkRuntimeMetrics).
+// to sfsim (one applied, one losing a conflict, one dead-lettered, and a
+// batch retried after a 503); and the HTTP ingest source taking signed
+// webhooks (one new, one repeated, one with a bad signature).
 func TestMonitoring_MetricsExported(t *testing.T) {
 	var exprs []string
 	for _, g := range loadRuleFile(t).Groups {
@@ -203,7 +192,6 @@ func TestMonitoring_MetricsExported(t *testing.T) {
 	merge(cosmosSinkMetrics(t, st, cosmos))
 	merge(salesforceSinkMetrics(t, st))
 	merge(ingestMetrics(t, st))
-	merge(sinkRuntimeMetrics(t))
 	for _, expr := range exprs {
 		if err := checkRefs(expr, exported); err != nil {
 			t.Error(err)
@@ -291,86 +279,6 @@ func sourceMetrics(t *testing.T, st *stack) map[string]map[string]bool {
 	}
 	t.Fatalf("sfconnect source exported %d metrics and not yet all of %q (exited: %v):\n%s", len(got), want, c.exited(), c.out.String())
 	return nil
-}
-
-// sinkRuntimeMetrics drives connectorlib's sink runner, with the metrics the
-// binary registers for every connector (connectorlib.NewMetrics), through a
-// retried write, a dead-lettered record and an offset commit, and returns
-// what it exports: the runtime's retry series, which a healthy run of the
-// sink binaries does not produce.
-func sinkRuntimeMetrics(t *testing.T) map[string]map[string]bool {
-	t.Helper()
-	kafka := kafkatest.NewFake(t)
-	topic := "deploy.sink.check"
-	kafka.CreateTopic(t, topic, 1, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cl := kafka.Client(t)
-	var recs []*kgo.Record
-	for i := range 3 {
-		recs = append(recs, &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "k%d", i), Value: []byte(`{}`)})
-	}
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	runner := connectorlib.NewSinkRunner(connectorlib.SinkConfig{
-		Name: "deploy-sink-check", Topics: []string{topic}, DLQPartitions: 1, BatchMaxRecords: 100,
-		MaxPollRecords: 1000, Parallelism: 1, RetryInitial: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond,
-		RetryMaxAttempts: 3, OnRetryExhausted: "dlq", SessionTimeout: 6 * time.Second,
-		ShutdownTimeout: 5 * time.Second, RestartBackoffMax: 100 * time.Millisecond,
-	}, &checkSink{}, connectorlib.Deps{Kafka: kafka.Opts(), Metrics: connectorlib.NewMetrics(reg)})
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- runner.Run(runCtx) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("sink runner: %v", err)
-		}
-	}()
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	defer srv.Close()
-	want := []string{"sfconnect_sink_records_total", "sfconnect_sink_retries_total", "sfconnect_sink_dead_letters_total",
-		"sfconnect_sink_write_seconds_bucket", "sfconnect_sink_offset_commits_total"}
-	var got map[string]map[string]bool
-	for ctx.Err() == nil {
-		text, err := scrape(srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got = parseExposition(text); hasAll(got, want) {
-			return got
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("the sink runner exported %d metrics and not yet all of %q", len(got), want)
-	return nil
-}
-
-// checkSink fails its first write as retryable, then dead-letters the
-// second record of each batch as permanent.
-type checkSink struct {
-	mu     sync.Mutex
-	writes int
-}
-
-func (s *checkSink) Open(context.Context) error  { return nil }
-func (s *checkSink) Close(context.Context) error { return nil }
-
-func (s *checkSink) Write(_ context.Context, batch []connectorlib.Record) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.writes++
-	if s.writes == 1 {
-		return connectorlib.Retryable(errors.New("deploy check: throttled once"))
-	}
-	if len(batch) < 2 {
-		return nil
-	}
-	be := connectorlib.NewBatchError()
-	be.Add(1, connectorlib.Permanent(errors.New("deploy check: rejected")))
-	return be
 }
 
 func scrape(url string) (string, error) {
