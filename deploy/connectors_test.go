@@ -174,11 +174,26 @@ func ingestMetrics(t *testing.T, st *stack) map[string]map[string]bool {
 		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Sfconnect-Signature", sig)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 		if err != nil {
 			t.Fatalf("POST /webhook: %v", err)
 		}
 		resp.Body.Close()
+	}
+	// The operations server answers before the endpoint listens.
+	listening := func() {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				c.Close()
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the ingest endpoint %s does not listen: %v", addr, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	body := []byte(`{"id":"deploy-evt-1","changeType":"UPDATE","sObject":{"attributes":{"type":"Account"},"Id":"001000000000001AAA","Name":"Via webhook"}}`)
 	return runAndScrape(t, []string{"source", "http"}, map[string]string{
@@ -194,6 +209,7 @@ func ingestMetrics(t *testing.T, st *stack) map[string]map[string]bool {
 		"sfconnect_ingest_requests_total", "sfconnect_ingest_rejects_total", "sfconnect_ingest_notifications_total",
 		"sfconnect_ingest_request_seconds_bucket",
 	}, func() {
+		listening()
 		sig := ingest.Sign([]byte(secret), body)
 		post(body, sig)
 		post(body, sig)
