@@ -2,6 +2,7 @@ package cosmos
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -102,13 +103,13 @@ type envelopeHeader struct {
 // reservedFields are document properties a Salesforce field must not
 // overwrite: Cosmos DB's own and the sink's.
 var reservedFields = map[string]bool{
-	"id": true, "sobject": true, "ttl": true, metaField: true,
+	"id": true, "sobject": true, "ttl": true, metaField: true, diffField: true,
 	"_rid": true, "_etag": true, "_ts": true, "_self": true, "_attachments": true,
 }
 
 // decodeChange turns a sink record into a change. Errors are permanent:
 // the record itself is wrong, and no retry can fix it.
-func (s *Sink) decodeChange(idx int, r *connectorlib.Record) (*change, error) {
+func (s *Sink) decodeChange(ctx context.Context, idx int, r *connectorlib.Record) (*change, error) {
 	c := &change{idx: idx, source: fmt.Sprintf("%s/%d@%d", r.Topic, r.Partition, r.Offset)}
 	if r.Value == nil {
 		// A Kafka tombstone: the record is gone. It carries no version, so
@@ -122,18 +123,9 @@ func (s *Sink) decodeChange(idx int, r *connectorlib.Record) (*change, error) {
 		}
 		return c, s.setDocID(c, r.Topic)
 	}
-	if len(r.Value) > 0 && r.Value[0] == 0 {
-		return nil, connectorlib.PermanentCode(codeDecode, errors.New(
-			"value is in the Schema Registry wire format (Avro): this sink reads JSON envelopes; run the source with SOURCE_VALUE_FORMAT=json"))
-	}
-	var env envelope
-	dec := json.NewDecoder(bytes.NewReader(r.Value))
-	dec.UseNumber() // keep longs exact
-	if err := dec.Decode(&env); err != nil {
-		return nil, connectorlib.PermanentCode(codeDecode, fmt.Errorf("decode change envelope: %w", err))
-	}
-	if dec.More() {
-		return nil, connectorlib.PermanentCode(codeDecode, errors.New("decode change envelope: trailing data after the JSON value"))
+	env, err := s.decodeValue(ctx, r.Value)
+	if err != nil {
+		return nil, err
 	}
 	if env.EnvelopeVersion != 1 {
 		return nil, connectorlib.PermanentCode(codeDecode, fmt.Errorf("envelope_version %d is not supported (want 1)", env.EnvelopeVersion))
@@ -150,7 +142,7 @@ func (s *Sink) decodeChange(idx int, r *connectorlib.Record) (*change, error) {
 	default:
 		return nil, connectorlib.PermanentCode(codeInvalid, errors.New("record has neither a record_id nor a key"))
 	}
-	if err := s.setOp(c, &env); err != nil {
+	if err := s.setOp(c, env); err != nil {
 		return nil, err
 	}
 	for k := range env.Fields {
@@ -161,8 +153,30 @@ func (s *Sink) decodeChange(idx int, r *connectorlib.Record) (*change, error) {
 	c.fields = env.Fields
 	c.nulled = env.NulledFields
 	c.diff = env.DiffFields
-	s.setVersion(c, &env)
+	s.setVersion(c, env)
 	return c, s.setDocID(c, r.Topic)
+}
+
+// decodeValue decodes a JSON envelope, or an Avro one in the Schema
+// Registry wire format (a JSON text never starts with a zero byte).
+func (s *Sink) decodeValue(ctx context.Context, value []byte) (*envelope, error) {
+	if len(value) > 0 && value[0] == 0 {
+		if s.avro == nil {
+			return nil, connectorlib.PermanentCode(codeDecode, fmt.Errorf(
+				"value is Avro in the Schema Registry wire format, but %s_COSMOS_SCHEMA_REGISTRY_URL is not set", connectorlib.EnvPrefix))
+		}
+		return s.avro.decode(ctx, value)
+	}
+	var env envelope
+	dec := json.NewDecoder(bytes.NewReader(value))
+	dec.UseNumber() // keep longs exact
+	if err := dec.Decode(&env); err != nil {
+		return nil, connectorlib.PermanentCode(codeDecode, fmt.Errorf("decode change envelope: %w", err))
+	}
+	if dec.More() {
+		return nil, connectorlib.PermanentCode(codeDecode, errors.New("decode change envelope: trailing data after the JSON value"))
+	}
+	return &env, nil
 }
 
 // setOp maps kind and change type to the operation.

@@ -100,7 +100,7 @@ func TestSink_DecodeChange(t *testing.T) {
 			if tt.template != "" {
 				s.cfg.IDTemplate = tt.template
 			}
-			c, err := s.decodeChange(0, tt.r)
+			c, err := s.decodeChange(t.Context(), 0, tt.r)
 			if tt.wantCode != "" {
 				if err == nil || connectorlib.IsRetryable(err) || connectorlib.Code(err) != tt.wantCode {
 					t.Fatalf("err = %v (code %q); want a permanent %s", err, connectorlib.Code(err), tt.wantCode)

@@ -27,7 +27,10 @@ const (
 	// write is left alone (the change is skipped) instead of re-read.
 	StrategyOverwriteIfNotModified = "overwrite_if_not_modified"
 	// StrategyPatch applies CDC semantics but merges into the document:
-	// fields the sink does not own (added by the application) survive.
+	// fields the sink does not own (added by the application) survive. An
+	// UPDATE of a document the sink has not cached is one conditional
+	// patch (the version guard as its condition) instead of a read and a
+	// replace.
 	StrategyPatch = "patch"
 )
 
@@ -35,7 +38,7 @@ const (
 const (
 	// DeleteHard removes the document.
 	DeleteHard = "hard"
-	// DeleteSoft keeps a tombstone document (_sfconnect.deleted = true,
+	// DeleteSoft keeps a tombstone document (sfconnect.deleted = true,
 	// Salesforce fields removed) that holds the delete's version.
 	DeleteSoft = "soft"
 )
@@ -51,9 +54,9 @@ type Config struct {
 	PartitionKey    string `envconfig:"COSMOS_PARTITION_KEY_PATH" default:"/id" desc:"The container's partition key path, one top-level property (/id, /sobject, /AccountId); the value is taken from each document."`
 	Throughput      int32  `envconfig:"COSMOS_THROUGHPUT" default:"0" desc:"Manual RU/s for a container created here; 0: none set (serverless, or the database's shared throughput)."`
 
-	WriteStrategy string        `envconfig:"COSMOS_WRITE_STRATEGY" default:"overwrite" desc:"overwrite (upsert with CDC semantics), append (create; existing documents are left alone), delete (every record deletes its document), overwrite_if_not_modified (skip a change whose document another writer changed meanwhile), patch (merge; fields the sink does not own survive)."`
+	WriteStrategy string        `envconfig:"COSMOS_WRITE_STRATEGY" default:"overwrite" desc:"overwrite (upsert with CDC semantics), append (create; existing documents are left alone), delete (every record deletes its document), overwrite_if_not_modified (skip a change whose document another writer changed meanwhile), patch (merge; fields the sink does not own survive; UPDATEs of uncached documents as one conditional Cosmos patch)."`
 	IDTemplate    string        `envconfig:"COSMOS_ID_TEMPLATE" default:"{id}" desc:"Document id built from {id} (the record Id, or the Kafka key), {entity} (the sObject) and {topic}, e.g. {entity}-{id}."`
-	DeleteMode    string        `envconfig:"COSMOS_DELETE_MODE" default:"hard" desc:"hard: delete the document; soft: keep a tombstone document with _sfconnect.deleted=true, so a late older change can never bring the record back."`
+	DeleteMode    string        `envconfig:"COSMOS_DELETE_MODE" default:"hard" desc:"hard: delete the document; soft: keep a tombstone document with sfconnect.deleted=true, so a late older change can never bring the record back."`
 	TombstoneTTL  time.Duration `envconfig:"COSMOS_TOMBSTONE_TTL" default:"0s" desc:"soft delete mode: Cosmos time to live of tombstone documents (whole seconds; needs TTL enabled on the container, which COSMOS_CREATE_IF_MISSING does). 0: kept forever. Keep it longer than the topics' retention."`
 
 	DocumentCache    int           `envconfig:"COSMOS_DOCUMENT_CACHE" default:"10000" desc:"Documents whose last written state and ETag the sink remembers, so that the next change to one needs no read; the write stays conditional on the ETag, and a document changed elsewhere is re-read. 0: read before every write."`
@@ -62,6 +65,10 @@ type Config struct {
 	RetryMaxAttempts int           `envconfig:"COSMOS_RETRY_MAX_ATTEMPTS" default:"8" desc:"Attempts per request for 408, 449, 5xx and timeouts before the record goes back to the runtime's retry budget."`
 	RetryInitial     time.Duration `envconfig:"COSMOS_RETRY_INITIAL" default:"100ms" desc:"First backoff delay for 408, 449, 5xx and timeouts; doubles per attempt, with jitter."`
 	ThrottleMaxWait  time.Duration `envconfig:"COSMOS_THROTTLE_MAX_WAIT" default:"2m" desc:"How long one request may wait on 429s (each wait as long as x-ms-retry-after-ms asks) before it is handed to the runtime's retry (which waits again, without dead-lettering early)."`
+
+	SchemaRegistryURL      string `envconfig:"COSMOS_SCHEMA_REGISTRY_URL" desc:"Schema Registry URL (comma-separated for several), for values the source wrote as Avro (SOURCE_VALUE_FORMAT=avro); JSON values need none."`
+	SchemaRegistryUsername string `envconfig:"COSMOS_SCHEMA_REGISTRY_USERNAME" desc:"Schema Registry basic-auth username (API key), if the registry needs one."`
+	SchemaRegistryPassword string `envconfig:"COSMOS_SCHEMA_REGISTRY_PASSWORD" secret:"true" desc:"Schema Registry basic-auth password (API secret)."`
 
 	CAFile             string `envconfig:"COSMOS_CA_FILE" desc:"PEM file of CA certificates trusted in addition to the system roots, for a local emulator's certificate. TLS verification stays on."`
 	InsecureSkipVerify bool   `envconfig:"COSMOS_INSECURE_SKIP_TLS_VERIFY" default:"false" desc:"Do not verify the server's TLS certificate. For a throwaway local emulator only; prefer COSMOS_CA_FILE."`

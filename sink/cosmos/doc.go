@@ -4,7 +4,7 @@
 // org.
 //
 // Every document carries the version of the change it was built from in
-// the _sfconnect field, and every write is conditional on the document's
+// the sfconnect field, and every write is conditional on the document's
 // ETag, so an older or repeated change never overwrites a newer state:
 // redelivery, replays, restarts and rebalances converge on the same
 // documents (docs/adr/20261123-cosmos-version-guard.md). Records with

@@ -91,10 +91,10 @@ func (s *Sink) apply(st *docState, c *change) (outcome, error) {
 		for k, v := range c.fields {
 			next[k] = v
 		}
+		delete(next, diffField) // a full state holds every field's value
 	case opMerge:
 		if live {
 			next = maps.Clone(cur)
-			m.DiffSkipped = curMeta.DiffSkipped
 		} else {
 			next = s.baseDoc(c, cur)
 		}
@@ -109,10 +109,8 @@ func (s *Sink) apply(st *docState, c *change) (outcome, error) {
 				next[k] = nil
 			}
 		}
-		for _, k := range c.diff {
-			if !slices.Contains(m.DiffSkipped, k) {
-				m.DiffSkipped = append(m.DiffSkipped, k)
-			}
+		if len(c.diff) > 0 {
+			next[diffField] = addNames(next[diffField], c.diff)
 		}
 	case opDelete:
 		if s.cfg.DeleteMode == DeleteHard {
@@ -183,4 +181,26 @@ func docSize(d map[string]any) (int, error) {
 // pkValue returns the partition key value of a document.
 func (s *Sink) pkValue(d map[string]any) any {
 	return d[s.pkProp]
+}
+
+// addNames adds names to a stored list of names (decoded from JSON as
+// []any, or built here as []string), without duplicates.
+func addNames(list any, names []string) []string {
+	var out []string
+	switch l := list.(type) {
+	case []string:
+		out = slices.Clone(l)
+	case []any:
+		for _, v := range l {
+			if s, ok := v.(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	for _, n := range names {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -401,8 +401,9 @@ func norm(v any) string {
 // request). Afterwards every document must equal its record's final state
 // in sfsim, with nothing dead-lettered. Then the topic is replayed from the
 // start twice, and finally two sink processes in one group race into a
-// fresh container through rebalances: the documents must not change, and
-// the fresh container must end up identical.
+// fresh container through rebalances while a third, in another group,
+// replays the topic into it at the same time: the documents must not
+// change, and the fresh container must end up identical.
 func TestSink_EndToEnd_FaultsReplaysRebalance(t *testing.T) {
 	srv := cosmosServer(t)
 	p := startPipeline(t)
@@ -410,7 +411,14 @@ func TestSink_EndToEnd_FaultsReplaysRebalance(t *testing.T) {
 	eo := p.endOffsets(t, e2eChanges)
 	var total int64
 	eo.Each(func(o kadm.ListedOffset) { total += o.Offset })
-	t.Logf("source wrote %d records for %d changes to %s (%s)", total, e2eChanges, p.topic, p.cluster.Kind)
+	// sfsim folds the same change to several records of one transaction
+	// into one event naming them all (as Salesforce does); the source fans
+	// such an event out into one record per Id.
+	t.Logf("sfsim published change events up to replay id %d; the source wrote %d records for %d record changes to %s (%s)",
+		p.sim.LatestReplayID(), total, e2eChanges, p.topic, p.cluster.Kind)
+	if p.sim.LatestReplayID() >= e2eChanges {
+		t.Errorf("no change event named several records: the fan-out is not exercised")
+	}
 
 	proxy := newFaultProxy(t, srv)
 	proxy.setRates(0.20, 0.05, 0.03)
@@ -471,15 +479,25 @@ func TestSink_EndToEnd_FaultsReplaysRebalance(t *testing.T) {
 	t.Run("two_consumers_race_through_rebalances", func(t *testing.T) {
 		cfg2 := srv.testConfig(containerName(t))
 		cfg2.Concurrency = 4 // slower, so the rebalances land mid-stream
-		a, b := newSink(cfg2), newSink(cfg2)
+		a, b, c := newSink(cfg2), newSink(cfg2), newSink(cfg2)
 		group := p.name + ".race"
+		staleBefore := testutil.ToFloat64(m.Changes.WithLabelValues("stale"))
+		conflictsBefore := testutil.ToFloat64(m.Retries.WithLabelValues("precondition"))
+		// A replay of the whole topic in another group runs all along, so
+		// every change also arrives a second time, at no fixed distance.
+		stopC := p.startSink(t, c, group+".replay", nil)
 		stopA := p.startSink(t, a, group, nil)
 		time.Sleep(300 * time.Millisecond)
 		stopB := p.startSink(t, b, group, nil) // joins: partitions move to it
 		time.Sleep(700 * time.Millisecond)
 		stopA() // leaves: its partitions move back to b
 		p.waitCommitted(t, group, eo)
+		p.waitCommitted(t, group+".replay", eo)
 		stopB()
+		stopC()
+		t.Logf("race: %v changes found already applied by another consumer, %v writes lost a race and were redone",
+			testutil.ToFloat64(m.Changes.WithLabelValues("stale"))-staleBefore,
+			testutil.ToFloat64(m.Retries.WithLabelValues("precondition"))-conflictsBefore)
 		if d := p.dlqCount(t); d != 0 {
 			t.Errorf("%d dead letters", d)
 		}

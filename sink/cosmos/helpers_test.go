@@ -187,7 +187,7 @@ func batchErr(t testing.TB, err error) *connectorlib.BatchError {
 	return be
 }
 
-// metaOf returns a document's _sfconnect bookkeeping.
+// metaOf returns a document's sfconnect bookkeeping.
 func metaOf(t testing.TB, d map[string]any) meta {
 	t.Helper()
 	m, ok := readMeta(d)

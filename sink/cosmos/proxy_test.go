@@ -140,6 +140,9 @@ func (p *faultProxy) handler(next http.Handler) http.Handler {
 				next.ServeHTTP(discard{h: http.Header{}}, r)
 			} else {
 				p.nTimeoutBefore.Add(1)
+				// Read the body: only then does the server notice that
+				// the client hung up, and end r's context.
+				_, _ = io.Copy(io.Discard, r.Body)
 			}
 			<-r.Context().Done() // until the client gives up
 		default:

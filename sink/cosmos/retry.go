@@ -2,6 +2,7 @@ package cosmos
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -77,7 +78,11 @@ func (s *Sink) call(ctx context.Context, f func(ctx context.Context) error) erro
 			return ctx.Err()
 		}
 		status := statusOf(err)
+		var certErr *tls.CertificateVerificationError
 		switch {
+		case errors.As(err, &certErr):
+			// The server is not who it should be: retrying cannot help.
+			return connectorlib.Permanent(fmt.Errorf("cosmos db certificate not trusted (set %s_COSMOS_CA_FILE for an emulator): %w", connectorlib.EnvPrefix, err))
 		case status == http.StatusTooManyRequests:
 			after := retryAfter(err)
 			if throttled+after > s.cfg.ThrottleMaxWait {

@@ -38,6 +38,7 @@ type Sink struct {
 	container *azcosmos.ContainerClient
 	pks       *pkCache
 	docs      *docCache
+	avro      *avroDecoder // nil: no Schema Registry configured
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -64,7 +65,11 @@ func New(cfg Config, deps Deps) (*Sink, error) {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
 	prop, _ := pkProperty(cfg.PartitionKey)
+	var err error
 	s := &Sink{cfg: cfg, deps: deps, metrics: deps.Metrics, pkProp: prop, pks: newPKCache(pkCacheSize), docs: newDocCache(cfg.DocumentCache), closed: make(chan struct{})}
+	if s.avro, err = newAvroDecoder(cfg); err != nil {
+		return nil, connectorlib.Permanent(err)
+	}
 	client, err := s.newClient()
 	if err != nil {
 		return nil, err
@@ -110,10 +115,21 @@ func (s *Sink) Write(ctx context.Context, batch []connectorlib.Record) error {
 	failed := connectorlib.NewBatchError()
 	var order []string
 	groups := map[string][]*change{}
+	// A record that cannot be decoded yet (the Schema Registry is down)
+	// holds back the later records of its key, which must not overtake it.
+	held := map[string]error{}
 	for i := range batch {
-		c, err := s.decodeChange(i, &batch[i])
+		if err, ok := held[string(batch[i].Key)]; ok {
+			failed.Add(i, err)
+			continue
+		}
+		c, err := s.decodeChange(ctx, i, &batch[i])
 		if err != nil {
-			s.metrics.Changes.WithLabelValues("rejected").Inc()
+			if connectorlib.IsRetryable(err) {
+				held[string(batch[i].Key)] = err
+			} else {
+				s.metrics.Changes.WithLabelValues("rejected").Inc()
+			}
 			failed.Add(i, err)
 			continue
 		}
@@ -132,6 +148,8 @@ func (s *Sink) Write(ctx context.Context, batch []connectorlib.Record) error {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
+			// Nothing is returned while a group is still being written.
+			wg.Wait()
 			return ctx.Err()
 		}
 		wg.Add(1)

@@ -13,7 +13,7 @@ import (
 )
 
 // wantFields checks that doc holds exactly the Salesforce fields want
-// (besides id, sobject and _sfconnect).
+// (besides id, sobject and sfconnect).
 func wantFields(t *testing.T, doc map[string]any, want map[string]any) {
 	t.Helper()
 	if doc == nil {
@@ -332,4 +332,40 @@ func TestSink_Write_PoisonRecords(t *testing.T) {
 	if d := getDoc(t, s, "big"); d != nil {
 		t.Error("the oversized document was written")
 	}
+}
+
+// TestSink_Write_ConditionalPatch applies UPDATEs of documents the sink has
+// not cached with one conditional patch each (no read): the stand-in
+// evaluates the version condition, an older UPDATE is a no-op, and an
+// UPDATE of a missing document falls back to creating it.
+func TestSink_Write_ConditionalPatch(t *testing.T) {
+	srv := cosmosServer(t)
+	s := openSink(t, srv, func(c *Config) { c.WriteStrategy, c.DocumentCache = StrategyPatch, 0 })
+	reads := func() float64 { return testutil.ToFloat64(s.metrics.RequestCharge.WithLabelValues("read")) }
+	readsBefore := reads()
+	mustWrite(t, s, batch("t", 0, ev{ct: "CREATE", id: "p1", ts: 10, cn: 10, fields: map[string]any{"Name": "a", "Phone": "1", "Rating": "Hot"}}))
+	mustWrite(t, s, batch("t", 1, ev{ct: "UPDATE", id: "p1", ts: 20, cn: 20, fields: map[string]any{"Name": "b"}, nulled: []string{"Phone"}}))
+	mustWrite(t, s, batch("t", 2, ev{ct: "UPDATE", id: "p1", ts: 15, cn: 15, fields: map[string]any{"Name": "older"}}))
+	mustWrite(t, s, batch("t", 3, ev{ct: "UPDATE", id: "p1", ts: 20, cn: 20, seq: 1, fields: map[string]any{"Rating": "Cold"}}))
+	mustWrite(t, s, batch("t", 4, ev{ct: "UPDATE", id: "p1", ts: 20, cn: 20, seq: 1, fields: map[string]any{"Rating": "dup"}}))
+	if n := reads() - readsBefore; n != 0 {
+		t.Errorf("%v reads; want none", n)
+	}
+	d := getDoc(t, s, "p1")
+	if p, ok := d["Phone"]; ok && p != nil {
+		t.Errorf("Phone = %v; want null or absent", p)
+	}
+	delete(d, "Phone") // the stand-in removes a property set to null; Cosmos DB stores null
+	wantFields(t, d, map[string]any{"Name": "b", "Rating": "Cold"})
+	if m := metaOf(t, getDoc(t, s, "p1")); m.version != (version{TS: 20, CN: 20, Seq: 1}) || m.Source != "t/0@3" {
+		t.Errorf("meta = %+v", m)
+	}
+	if n := testutil.ToFloat64(s.metrics.Documents.WithLabelValues("patch")); n != 2 {
+		t.Errorf("patches = %v; want 2", n)
+	}
+	if n := testutil.ToFloat64(s.metrics.Changes.WithLabelValues("stale")); n != 2 {
+		t.Errorf("stale = %v; want 2", n)
+	}
+	mustWrite(t, s, batch("t", 5, ev{ct: "UPDATE", id: "p2", ts: 1, cn: 1, fields: map[string]any{"Name": "partial"}}))
+	wantFields(t, getDoc(t, s, "p2"), map[string]any{"Name": "partial"})
 }

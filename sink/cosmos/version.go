@@ -6,7 +6,7 @@ import (
 )
 
 // version orders the states of one Salesforce record. It is stored with
-// each document (the _sfconnect field) and compared before every write, so
+// each document (the sfconnect field) and compared before every write, so
 // an older or repeated change never overwrites a newer state.
 //
 // The order is the commit order of the org: the commit timestamp first (the
@@ -53,16 +53,19 @@ type meta struct {
 	// Source names the Kafka record last applied (topic/partition@offset),
 	// for tracing a document back to its change.
 	Source string `json:"source"`
-	// DiffSkipped lists large text fields whose last change came as a diff
-	// (Pub/Sub diffFields) the sink cannot apply: their value here may be
-	// stale until the next full state of the record.
-	DiffSkipped []string `json:"diff_skipped,omitempty"`
 }
 
-// metaField is the document property holding meta. Cosmos DB reserves only
-// its own underscore names (_rid, _etag, _ts, _self, _attachments), and no
-// Salesforce field starts with an underscore.
-const metaField = "_sfconnect"
+// diffField lists, in a document, the large text fields whose last change
+// came as a diff (Pub/Sub diffFields) the sink cannot apply: their value
+// may be stale until the next full state of the record. It is a property of
+// its own so that a patch setting metaField leaves it alone.
+const diffField = "sfconnect_diff_skipped"
+
+// metaField is the document property holding meta. No Salesforce field is
+// all lowercase (standard fields are capitalised, custom ones end in __c),
+// so it cannot collide with one; and it has no leading underscore, which
+// Cosmos DB's patch treats as a system property it refuses to set.
+const metaField = "sfconnect"
 
 // parseModstamp reads a Salesforce datetime (2026-11-23T10:00:00.000Z or
 // 2026-11-23T10:00:00.000+0000) as Unix milliseconds.

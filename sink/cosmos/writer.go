@@ -35,6 +35,18 @@ var errConflict = errors.New("document changed since it was read")
 // already applied into no-ops.
 func (s *Sink) writeGroup(ctx context.Context, g []*change) map[int]error {
 	mustRead := false
+	if _, cached := s.docs.get(g[0].docID); !cached && s.patchable(g) {
+		o, err := s.patch(ctx, g[0])
+		switch {
+		case err == nil:
+			s.metrics.Changes.WithLabelValues(map[outcome]string{applied: "applied", stale: "stale"}[o]).Inc()
+			return nil
+		case errors.Is(err, errPatchMissing):
+			mustRead = true // not there: create it the long way
+		default:
+			return failAll(g, nil, classify(err))
+		}
+	}
 	for round := 1; ; round++ {
 		st, err := s.load(ctx, g[0], mustRead)
 		if err != nil {
