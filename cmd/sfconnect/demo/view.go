@@ -103,10 +103,10 @@ func cosmosAccounts(ctx context.Context, container *azcosmos.ContainerClient) (m
 // account takes the shown fields of a record or document.
 func account(m map[string]any, id string) Account {
 	city := m["BillingCity"]
-	// Change events carry address components inside their compound field,
-	// and the Cosmos sink stores them so.
-	if addr, ok := m["BillingAddress"].(map[string]any); ok && city == nil {
-		city = addr["City"]
+	// Change events carry address components under their compound field,
+	// which the source writes as BillingAddress.City.
+	if city == nil {
+		city = m["BillingAddress.City"]
 	}
 	return Account{ID: id, Name: str(m["Name"]), Industry: str(m["Industry"]), City: str(city),
 		Employees: str(m["NumberOfEmployees"])}
