@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -61,6 +62,9 @@ func startCosmosStandIn(dir, tmp string, stderr io.Writer) (*cosmosStandIn, erro
 	cmd := exec.Command("node", "server.js", "0", certFile, keyFile)
 	cmd.Dir = dir
 	cmd.Stderr = stderr
+	// Its own process group: Ctrl-C in the terminal reaches sfconnect
+	// only, which stops the connectors first and the stand-in after them.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
