@@ -92,6 +92,7 @@ func TestDevPageInBrowser(t *testing.T) {
 		}
 		close(lines)
 	}()
+	started := time.Now()
 	var pageURL, cosmosURL string
 	deadline := time.After(90 * time.Second)
 	for pageURL == "" {
@@ -113,6 +114,7 @@ func TestDevPageInBrowser(t *testing.T) {
 	if cosmosURL == "" {
 		t.Fatal("the ready line did not name the Cosmos DB endpoint")
 	}
+	t.Logf("sfconnect dev served its page %v after start", time.Since(started).Round(time.Millisecond))
 
 	artifacts := filepath.Join(root, "artifacts")
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
@@ -149,6 +151,7 @@ func TestDevPageInBrowser(t *testing.T) {
 	checkDevState(t, pageURL, got.WebEdit.ID, got.WebEdit.Name)
 
 	// Ctrl-C: everything stops, the Node child included.
+	interrupted := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +161,7 @@ func TestDevPageInBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatalf("sfconnect dev after SIGINT: %v; stderr:\n%s", err, stderr.String())
 		}
+		t.Logf("sfconnect dev stopped %v after SIGINT", time.Since(interrupted).Round(time.Millisecond))
 	case <-time.After(60 * time.Second):
 		t.Fatalf("sfconnect dev did not stop within 60s of SIGINT; stderr:\n%s", stderr.String())
 	}
