@@ -29,14 +29,15 @@ import (
 type devFlags struct {
 	kafka, simHTTP, simGRPC, page string
 	cosmosDir                     string
-	rate                          float64
+	rate, webRate                 float64
 	seed                          int
 }
 
 // runDev runs the whole bidirectional loop in one process: an embedded
-// Kafka broker (kfake), the Salesforce simulator with a traffic generator,
-// the Cosmos DB stand-in (a Node child process), the source, the Cosmos
-// sink and the Salesforce sink, and the live page that shows both sides.
+// Kafka broker (kfake), the Salesforce simulator, the Cosmos DB stand-in (a
+// Node child process), the source, the Cosmos sink and the Salesforce sink,
+// traffic on both sides (simulated Salesforce users and a simulated web
+// application), and the live page that shows both sides.
 func runDev(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sfconnect dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -47,6 +48,7 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.page, "http", "127.0.0.1:8080", "listen address of the live page (loopback only; port 0: any)")
 	fs.StringVar(&f.cosmosDir, "cosmos-dir", filepath.Join("test", "cosmos"), "directory of the Cosmos DB stand-in (installed by make node-install)")
 	fs.Float64Var(&f.rate, "generate", 2, "Account changes per second made by simulated users (0: none)")
+	fs.Float64Var(&f.webRate, "generate-webapp", 0.2, "Account changes per second made by the simulated web application (0: none)")
 	fs.IntVar(&f.seed, "seed", 10, "Accounts created in the simulator at start")
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
@@ -59,8 +61,8 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sfconnect dev: %v\n", err)
 		return exitConfig
 	}
-	if f.rate < 0 || f.seed < 0 {
-		fmt.Fprintln(stderr, "sfconnect dev: -generate and -seed must not be negative")
+	if f.rate < 0 || f.webRate < 0 || f.seed < 0 {
+		fmt.Fprintln(stderr, "sfconnect dev: -generate, -generate-webapp and -seed must not be negative")
 		return exitConfig
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -157,6 +159,10 @@ func dev(ctx context.Context, f devFlags, kafkaPort int, stdout, stderr io.Write
 	if f.rate > 0 {
 		bg.Add(1)
 		go func() { defer bg.Done(); _ = sim.Generate(ctx, f.rate) }()
+	}
+	if f.webRate > 0 {
+		bg.Add(1)
+		go func() { defer bg.Done(); _ = page.GenerateWebApp(ctx, f.webRate) }()
 	}
 
 	fmt.Fprintf(stdout, "sfconnect dev ready kafka=%s salesforce=%s pubsub=%s cosmos=%s\n",

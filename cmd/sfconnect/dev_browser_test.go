@@ -33,7 +33,7 @@ var devPageLine = regexp.MustCompile(`^sfconnect dev page: (http://127\.0\.0\.1:
 var devReadyLine = regexp.MustCompile(`^sfconnect dev ready .* cosmos=(https://\S+)$`)
 
 // TestDevPageInBrowser builds the sfconnect binary, runs `sfconnect dev` on
-// random loopback ports with the traffic generator on, and drives its page
+// random loopback ports with traffic on both sides, and drives its page
 // in headless Chromium (test/browser/demo.test.js): an edit in the
 // Salesforce column appears in the web-app (Cosmos) column, an edit in the
 // web-app column appears in Salesforce and comes back into Cosmos, the
@@ -60,7 +60,7 @@ func TestDevPageInBrowser(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, "dev", "-kafka", "127.0.0.1:0", "-sim-http", "127.0.0.1:0", "-sim-grpc", "127.0.0.1:0",
-		"-http", "127.0.0.1:0", "-generate", "1", "-cosmos-dir", filepath.Join(root, "test", "cosmos"))
+		"-http", "127.0.0.1:0", "-generate", "1", "-generate-webapp", "1", "-cosmos-dir", filepath.Join(root, "test", "cosmos"))
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()

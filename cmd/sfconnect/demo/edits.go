@@ -77,27 +77,31 @@ func (s *Server) editWebApp(w http.ResponseWriter, req *http.Request) {
 	if e.City != "" {
 		fields["city"] = e.City
 	}
+	if err := s.publishChange(req.Context(), e.ID, fields); err != nil {
+		http.Error(w, "publish the web-app change: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// publishChange publishes one web-app UPDATE of the Account id, with
+// web-app field names, and returns once Kafka acknowledged it.
+func (s *Server) publishChange(ctx context.Context, id string, fields map[string]any) error {
 	now := time.Now()
 	s.mu.Lock()
 	s.edits++
 	n := s.edits
 	s.mu.Unlock()
 	change := map[string]any{
-		"envelope_version": 1, "object": "customer", "operation": "UPDATE", "record_id": e.ID,
+		"envelope_version": 1, "object": "customer", "operation": "UPDATE", "record_id": id,
 		"fields": fields, "changed_at": now.UnixMilli(),
 		"idempotency_key": fmt.Sprintf("demo-%d-%d", now.UnixNano(), n),
 	}
 	b, err := json.Marshal(change)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+		return err
 	}
-	ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	rec := &kgo.Record{Topic: s.deps.WebAppTopic, Key: []byte(e.ID), Value: b}
-	if err := s.deps.Producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
-		http.Error(w, "publish the web-app change: "+err.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	return s.deps.Producer.ProduceSync(ctx, &kgo.Record{Topic: s.deps.WebAppTopic, Key: []byte(id), Value: b}).FirstErr()
 }

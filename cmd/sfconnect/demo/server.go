@@ -38,6 +38,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	state   []byte        // the latest state, JSON
+	ids     []string      // Accounts the container holds, of the latest state
 	changed chan struct{} // closed and replaced when state changes
 	edits   int64         // web-app changes published, for idempotency keys
 }
@@ -88,6 +89,7 @@ func (s *Server) Run(ctx context.Context) {
 			cols = last
 		}
 		last, st.Columns = cols, cols
+		s.setIDs(cols)
 		if st.Status, err = readStatus(s.deps.Metrics, s.deps.Salesforce, &r, time.Now()); err != nil {
 			st.Error = err.Error()
 		}
@@ -100,6 +102,20 @@ func (s *Server) Run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// setIDs keeps the Ids of the Accounts the container holds, for the
+// web-app traffic generator.
+func (s *Server) setIDs(cols Columns) {
+	ids := make([]string, 0, len(cols.WebApp))
+	for _, r := range cols.WebApp {
+		if r.Present {
+			ids = append(ids, r.ID)
+		}
+	}
+	s.mu.Lock()
+	s.ids = ids
+	s.mu.Unlock()
 }
 
 // publish stores b as the state and wakes every stream if it changed.
