@@ -43,8 +43,8 @@ var errCosmosNotInstalled = errors.New("the Cosmos DB stand-in is not installed"
 // certificates.
 func startCosmosStandIn(dir, tmp string, stderr io.Writer) (*cosmosStandIn, error) {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@vercel", "cosmosdb-server")); err != nil {
-		return nil, fmt.Errorf("%w in %s: run `make node-install` (or `npm ci --prefix %s && node %s`)",
-			errCosmosNotInstalled, dir, dir, filepath.Join(dir, "patch.js"))
+		return nil, fmt.Errorf("%w in %s: run `make node-install` in the repository (or `npm ci --prefix %s && node %s`), "+
+			"and run sfconnect dev from the repository's root or pass -cosmos-dir", errCosmosNotInstalled, dir, dir, filepath.Join(dir, "patch.js"))
 	}
 	// patch.js is idempotent; it makes the stand-in answer what the Go
 	// Cosmos client expects.
