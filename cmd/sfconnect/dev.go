@@ -144,7 +144,7 @@ func dev(ctx context.Context, f devFlags, kafkaPort int, stdout, stderr io.Write
 		return err
 	}
 	defer echoClient.Close()
-	page := demo.New(demo.Deps{Salesforce: sim, Container: w.container, Producer: w.producer, WebAppTopic: devWebAppTopic,
+	page := demo.New(demo.Deps{Salesforce: devOrg{sim}, Container: w.container, Producer: w.producer, WebAppTopic: devWebAppTopic,
 		Metrics: w.reg, Echoes: echoes, Logger: log})
 	ln, err := net.Listen("tcp", f.page)
 	if err != nil {
