@@ -83,7 +83,10 @@ async function edit(page, side, id, name, city) {
     await edit(page, "web", webID, out.webEdit.name, out.webEdit.city);
     await waitRow(page, "sf-rows", webID, out.webEdit.name, out.webEdit.city);
     await waitRow(page, "web-rows", webID, out.webEdit.name, out.webEdit.city);
-    await page.waitForFunction(() => Number(document.getElementById("suppressed-count").textContent) >= 1, null, { timeout: WAIT });
+    // The sink's write comes back through the source: tagged (suppressed),
+    // or, if loop prevention were broken, as an echo; stop at either.
+    await page.waitForFunction(() => Number(document.getElementById("suppressed-count").textContent) >= 1 ||
+      Number(document.getElementById("echo-count").textContent) > 0, null, { timeout: WAIT });
 
     out.echoes = await page.textContent("#echo-count");
     out.suppressed = await page.textContent("#suppressed-count");
