@@ -46,7 +46,7 @@ type ConnectorStatus struct {
 
 // rateWindow is the span rates are averaged over: sinks count records per
 // batch, so a shorter one would mostly read 0.
-const rateWindow = 5 * time.Second
+const rateWindow = 2 * time.Second
 
 // rates turns counters into per-second rates over rateWindow.
 type rates struct {

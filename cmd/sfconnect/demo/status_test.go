@@ -47,7 +47,9 @@ func TestReadStatus(t *testing.T) {
 		t.Errorf("rate within the window: %v", st.Channels[0].EventsPerSec)
 	}
 	st, _ = readStatus(reg, &fakeOrg{}, &r, t0.Add(rateWindow))
-	if st.Channels[0].EventsPerSec != 10 || st.Sinks[0].RecordsPerSec != 20 {
-		t.Errorf("rates over %v: events %v/s, records %v/s; want 10 and 20", rateWindow, st.Channels[0].EventsPerSec, st.Sinks[0].RecordsPerSec)
+	wantEvents, wantRecords := 50/rateWindow.Seconds(), 100/rateWindow.Seconds()
+	if st.Channels[0].EventsPerSec != wantEvents || st.Sinks[0].RecordsPerSec != wantRecords {
+		t.Errorf("rates over %v: events %v/s, records %v/s; want %v and %v", rateWindow, st.Channels[0].EventsPerSec,
+			st.Sinks[0].RecordsPerSec, wantEvents, wantRecords)
 	}
 }
