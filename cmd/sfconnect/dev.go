@@ -150,7 +150,10 @@ func dev(ctx context.Context, f devFlags, kafkaPort int, stdout, stderr io.Write
 	if err != nil {
 		return fmt.Errorf("listen for the page: %w", err)
 	}
-	srv := &http.Server{Handler: page.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Requests live in ctx, so open event streams end at Ctrl-C instead of
+	// holding up the shutdown.
+	srv := &http.Server{Handler: page.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
 	var bg sync.WaitGroup
 	bg.Add(3)
 	go func() { defer bg.Done(); echoes.Run(ctx, echoClient) }()
