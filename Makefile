@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 STATICCHECK_VERSION := v0.8.2
 GOTESTSUM_VERSION := v1.13.0
 
-.PHONY: build test test-unit bench lint fmt generate check-generated install-tools kafka-install node-install dev sim
+.PHONY: build test test-unit bench lint fmt generate check-generated install-tools kafka-install node-install demo dev sim
 
 build:
 	$(GO) build -o $(BIN)/sfconnect ./cmd/sfconnect
@@ -17,11 +17,13 @@ install-tools:
 kafka-install:
 	bash scripts/kafka/install.sh
 
-# The real Salesforce clients sfsim is checked against, and the Cosmos DB
-# stand-in (patched by test/cosmos/patch.js, idempotently), from lockfiles.
+# The real Salesforce clients sfsim is checked against, the Cosmos DB
+# stand-in (patched by test/cosmos/patch.js, idempotently) and playwright-core
+# for the browser test, from lockfiles.
 node-install:
 	@test -d test/node/node_modules || npm ci --prefix test/node --no-audit --no-fund
 	@test -d test/cosmos/node_modules || npm ci --prefix test/cosmos --no-audit --no-fund
+	@test -d test/browser/node_modules || npm ci --prefix test/browser --no-audit --no-fund
 	@node test/cosmos/patch.js
 
 # Everything: race-enabled unit tests and the integration suites, against
@@ -53,8 +55,14 @@ generate:
 check-generated: generate
 	git diff --exit-code -- docs/configuration.md salesforce/pubsub/pubsubpb
 
-dev:
-	$(GO) run ./cmd/sfconnect dev
+# The whole bidirectional loop in one process, with its live page: installs
+# the pinned Cosmos DB stand-in, builds, runs `sfconnect dev` (which prints
+# the page URL); Ctrl-C stops it and every child it started. DEMO_FLAGS
+# passes options, e.g. DEMO_FLAGS='-http 127.0.0.1:9090 -generate 5'.
+demo: node-install build
+	exec $(BIN)/sfconnect dev $(DEMO_FLAGS)
+
+dev: demo
 
 # The simulated Salesforce org on its default ports (Ctrl-C stops it).
 sim:

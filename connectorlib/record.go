@@ -62,6 +62,16 @@ type Record struct {
 	Time time.Time
 }
 
+// Size is the record's weight in memory bounds: the bytes of its topic,
+// key, value and headers.
+func (r *Record) Size() int {
+	n := len(r.Topic) + len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
 // Header returns the value of the first header named key, and whether it
 // exists.
 func (r *Record) Header(key string) ([]byte, bool) {

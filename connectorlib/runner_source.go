@@ -45,6 +45,7 @@ type SourceConfig struct {
 	OffsetFlushInterval   time.Duration `envconfig:"SOURCE_OFFSET_FLUSH_INTERVAL" default:"1s" desc:"How often acknowledged positions are stored (at_least_once)."`
 	TransactionTimeout    time.Duration `envconfig:"SOURCE_TRANSACTION_TIMEOUT" default:"60s" desc:"Kafka transaction timeout (exactly_once); an unfinished transaction of a crashed process is aborted after it."`
 	TransactionMaxRecords int           `envconfig:"SOURCE_TRANSACTION_MAX_RECORDS" default:"5000" desc:"Most records one Kafka transaction carries (exactly_once): records the source already has are added to a transaction up to this bound; 0 commits every Read on its own."`
+	TransactionMaxBytes   ByteSize      `envconfig:"SOURCE_TRANSACTION_MAX_BYTES" default:"16MiB" desc:"Most bytes (keys, values, headers) one Kafka transaction carries (exactly_once), whatever SOURCE_TRANSACTION_MAX_RECORDS allows: large platform events then make smaller transactions instead of a large heap. 0 means the default."`
 	TransactionLinger     time.Duration `envconfig:"SOURCE_TRANSACTION_LINGER" default:"10ms" desc:"How long a transaction waits for more records from the source before it commits (exactly_once). Longer gives fewer, larger transactions: each costs the broker a few ms of CPU whatever its size."`
 	TopicAutoCreate       bool          `envconfig:"TOPIC_AUTO_CREATE" default:"true" desc:"Create target topics that do not exist."`
 	TopicPartitions       int32         `envconfig:"TOPIC_PARTITIONS" default:"6" desc:"Partitions of auto-created target topics."`
@@ -76,6 +77,9 @@ func (c SourceConfig) Validate() error {
 	if c.TransactionMaxRecords < 0 {
 		errs = append(errs, fmt.Errorf("%s_SOURCE_TRANSACTION_MAX_RECORDS: must not be negative", EnvPrefix))
 	}
+	if c.TransactionMaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("%s_SOURCE_TRANSACTION_MAX_BYTES: must not be negative", EnvPrefix))
+	}
 	if c.TransactionLinger < 0 {
 		errs = append(errs, fmt.Errorf("%s_SOURCE_TRANSACTION_LINGER: must not be negative", EnvPrefix))
 	}
@@ -89,6 +93,18 @@ func (c SourceConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("%s_SHUTDOWN_TIMEOUT: must be positive", EnvPrefix))
 	}
 	return errors.Join(errs...)
+}
+
+// DefaultTransactionMaxBytes is SOURCE_TRANSACTION_MAX_BYTES when unset
+// (a SourceConfig built in code leaves it zero).
+const DefaultTransactionMaxBytes ByteSize = 16 << 20
+
+// transactionMaxBytes returns TransactionMaxBytes, or the default for 0.
+func (c SourceConfig) transactionMaxBytes() int {
+	if c.TransactionMaxBytes <= 0 {
+		return int(DefaultTransactionMaxBytes)
+	}
+	return int(c.TransactionMaxBytes)
 }
 
 // Offsets returns the offsets topic: the configured one, or one of the

@@ -91,15 +91,24 @@ func (r *SourceRunner) sessionExactlyOnce(ctx context.Context) error {
 }
 
 // coalesce adds to recs what further Reads return within the linger,
-// up to TransactionMaxRecords. A Read error ends the batch; it is returned
-// as pending, for after the batch is committed (nothing read is dropped).
+// up to TransactionMaxRecords and TransactionMaxBytes (a Read's records
+// join whole, so one Read may go past the bytes bound). A Read error ends
+// the batch; it is returned as pending, for after the batch is committed
+// (nothing read is dropped).
 func (r *SourceRunner) coalesce(ctx context.Context, src Source, recs []Record) ([]Record, error) {
-	for len(recs) < r.cfg.TransactionMaxRecords {
+	size := 0
+	for i := range recs {
+		size += recs[i].Size()
+	}
+	for len(recs) < r.cfg.TransactionMaxRecords && size < r.cfg.transactionMaxBytes() {
 		lctx, cancel := context.WithTimeout(ctx, r.cfg.TransactionLinger)
 		more, err := src.Read(lctx)
 		cancel()
 		switch {
 		case err == nil:
+			for i := range more {
+				size += more[i].Size()
+			}
 			recs = append(recs, more...)
 			continue
 		case errors.Is(err, ErrBackoff), lctx.Err() != nil && ctx.Err() == nil:

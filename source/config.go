@@ -32,22 +32,23 @@ const (
 // Config configures the Salesforce source. Authentication is configured
 // separately (salesforce.AuthConfig).
 type Config struct {
-	Channels         []string      `envconfig:"SOURCE_CHANNELS" required:"true" desc:"Comma-separated channels: /data/AccountChangeEvent, /data/ChangeEvents, /data/Name__chn, /event/Name__e, /topic/PushTopicName (CometD only)."`
-	Transport        string        `envconfig:"SOURCE_TRANSPORT" default:"pubsub" desc:"pubsub (gRPC, default) or cometd (the legacy Streaming API; needed for /topic/ channels)."`
-	PubSubEndpoint   string        `envconfig:"SOURCE_PUBSUB_ENDPOINT" default:"api.pubsub.salesforce.com:7443" desc:"host:port of the Pub/Sub API."`
-	PubSubPlaintext  bool          `envconfig:"SOURCE_PUBSUB_PLAINTEXT" default:"false" desc:"Talk to the Pub/Sub API without TLS (a local simulator started with --plaintext only)."`
-	Appetite         int           `envconfig:"SOURCE_PUBSUB_BATCH" default:"100" desc:"Events requested from Pub/Sub at a time (1-100)."`
-	InitialReplay    string        `envconfig:"SOURCE_INITIAL_REPLAY" default:"latest" desc:"Where a channel with no stored position starts: latest or earliest (everything retained)."`
-	OnInvalidReplay  string        `envconfig:"SOURCE_ON_INVALID_REPLAY" default:"fail" desc:"When a stored replay id is no longer available: fail (stop, the default), earliest, latest (skips events: counted and logged), or resync (re-read changed records by SOQL, then continue from the tip)."`
-	ResyncBuffer     time.Duration `envconfig:"SOURCE_RESYNC_BUFFER" default:"5m" desc:"How far before the last seen commit time a resync re-reads records."`
-	TopicTemplate    string        `envconfig:"SOURCE_TOPIC_TEMPLATE" default:"salesforce.{entity}" desc:"Kafka topic of each record; {entity} is the sObject or event name, {channel} the channel without slashes."`
-	DLQTopic         string        `envconfig:"SOURCE_DLQ_TOPIC" desc:"Topic for events that cannot be decoded; default sfconnect.dlq.<CONNECTOR_NAME>."`
-	Tombstones       bool          `envconfig:"SOURCE_TOMBSTONES" default:"false" desc:"After a DELETE record, also write a tombstone (null value) for compacted topics."`
-	LoopClientIDs    []string      `envconfig:"SOURCE_LOOP_CLIENT_IDS" desc:"Client ids (Sforce-Call-Options client=<id>) whose changes are our own writes, e.g. the Salesforce sink's."`
-	LoopAction       string        `envconfig:"SOURCE_LOOP_ACTION" default:"drop" desc:"drop or tag changes made by SOURCE_LOOP_CLIENT_IDS."`
-	PlatformEventKey string        `envconfig:"SOURCE_PLATFORM_EVENT_KEY_FIELD" desc:"Payload field used as the Kafka key of platform events; default the event UUID."`
-	GapRepair        bool          `envconfig:"SOURCE_GAP_REPAIR" default:"true" desc:"Repair gap events by reading the records' current state through REST."`
-	SnapshotObjects  []string      `envconfig:"SOURCE_SNAPSHOT_OBJECTS" desc:"Objects whose current state is loaded (kind SNAPSHOT) before their channel streams, on the first run only; each needs its /data/<Object>ChangeEvent channel or /data/ChangeEvents in SOURCE_CHANNELS."`
+	Channels         []string              `envconfig:"SOURCE_CHANNELS" required:"true" desc:"Comma-separated channels: /data/AccountChangeEvent, /data/ChangeEvents, /data/Name__chn, /event/Name__e, /topic/PushTopicName (CometD only)."`
+	Transport        string                `envconfig:"SOURCE_TRANSPORT" default:"pubsub" desc:"pubsub (gRPC, default) or cometd (the legacy Streaming API; needed for /topic/ channels)."`
+	PubSubEndpoint   string                `envconfig:"SOURCE_PUBSUB_ENDPOINT" default:"api.pubsub.salesforce.com:7443" desc:"host:port of the Pub/Sub API."`
+	PubSubPlaintext  bool                  `envconfig:"SOURCE_PUBSUB_PLAINTEXT" default:"false" desc:"Talk to the Pub/Sub API without TLS (a local simulator started with --plaintext only)."`
+	Appetite         int                   `envconfig:"SOURCE_PUBSUB_BATCH" default:"100" desc:"Events requested from Pub/Sub at a time (1-100)."`
+	InitialReplay    string                `envconfig:"SOURCE_INITIAL_REPLAY" default:"latest" desc:"Where a channel with no stored position starts: latest or earliest (everything retained)."`
+	OnInvalidReplay  string                `envconfig:"SOURCE_ON_INVALID_REPLAY" default:"fail" desc:"When a stored replay id is no longer available: fail (stop, the default), earliest, latest (skips events: counted and logged), or resync (re-read changed records by SOQL, then continue from the tip)."`
+	ResyncBuffer     time.Duration         `envconfig:"SOURCE_RESYNC_BUFFER" default:"5m" desc:"How far before the last seen commit time a resync re-reads records."`
+	TopicTemplate    string                `envconfig:"SOURCE_TOPIC_TEMPLATE" default:"salesforce.{entity}" desc:"Kafka topic of each record; {entity} is the sObject or event name, {channel} the channel without slashes."`
+	DLQTopic         string                `envconfig:"SOURCE_DLQ_TOPIC" desc:"Topic for events that cannot be decoded; default sfconnect.dlq.<CONNECTOR_NAME>."`
+	Tombstones       bool                  `envconfig:"SOURCE_TOMBSTONES" default:"false" desc:"After a DELETE record, also write a tombstone (null value) for compacted topics."`
+	LoopClientIDs    []string              `envconfig:"SOURCE_LOOP_CLIENT_IDS" desc:"Client ids (Sforce-Call-Options client=<id>) whose changes are our own writes, e.g. the Salesforce sink's."`
+	LoopAction       string                `envconfig:"SOURCE_LOOP_ACTION" default:"drop" desc:"drop or tag changes made by SOURCE_LOOP_CLIENT_IDS."`
+	PlatformEventKey string                `envconfig:"SOURCE_PLATFORM_EVENT_KEY_FIELD" desc:"Payload field used as the Kafka key of platform events; default the event UUID."`
+	GapRepair        bool                  `envconfig:"SOURCE_GAP_REPAIR" default:"true" desc:"Repair gap events by reading the records' current state through REST."`
+	QueueMaxBytes    connectorlib.ByteSize `envconfig:"SOURCE_QUEUE_MAX_BYTES" default:"32MiB" desc:"Most bytes of records buffered between the Salesforce subscriptions and Kafka; a full buffer stops asking Salesforce for more (flow control). Bounds memory when events are large (platform events up to 1 MB)."`
+	SnapshotObjects  []string              `envconfig:"SOURCE_SNAPSHOT_OBJECTS" desc:"Objects whose current state is loaded (kind SNAPSHOT) before their channel streams, on the first run only; each needs its /data/<Object>ChangeEvent channel or /data/ChangeEvents in SOURCE_CHANNELS."`
 
 	// Record values: json, or avro registered in a Schema Registry (avro.go).
 	ValueFormat            string `envconfig:"SOURCE_VALUE_FORMAT" default:"json" desc:"Record value format: json, or avro (Confluent Schema Registry wire format; the schema is registered under the subject <topic>-value)."`
@@ -76,6 +77,9 @@ func (c Config) Validate() error {
 	}
 	if c.Transport != TransportPubSub && c.Transport != TransportCometD {
 		errs = append(errs, fmt.Errorf("%sSOURCE_TRANSPORT: must be pubsub or cometd, got %q", p, c.Transport))
+	}
+	if c.QueueMaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("%sSOURCE_QUEUE_MAX_BYTES: must not be negative", p))
 	}
 	if c.Appetite < 1 || c.Appetite > 100 {
 		errs = append(errs, fmt.Errorf("%sSOURCE_PUBSUB_BATCH: must be between 1 and 100, got %d", p, c.Appetite))

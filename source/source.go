@@ -53,6 +53,7 @@ type Source struct {
 	now     func() time.Time
 
 	queue  chan []connectorlib.Record
+	bytes  *byteGate // bounds the bytes in queue (SOURCE_QUEUE_MAX_BYTES)
 	failed chan error
 
 	stateMu sync.Mutex
@@ -79,6 +80,7 @@ func (s *Source) Open(ctx context.Context, from connectorlib.Positions) error {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.queue = make(chan []connectorlib.Record, queueDepth)
+	s.bytes = newByteGate(int(s.cfg.QueueMaxBytes))
 	s.closed = make(chan struct{})
 	s.commits, s.current = map[string]time.Time{}, map[string]connectorlib.Position{}
 	s.failed = make(chan error, len(s.cfg.Channels))
@@ -97,6 +99,7 @@ func (s *Source) Open(ctx context.Context, from connectorlib.Positions) error {
 func (s *Source) Read(ctx context.Context) ([]connectorlib.Record, error) {
 	select {
 	case recs := <-s.queue:
+		s.bytes.release(batchSize(recs))
 		return recs, nil
 	case err := <-s.failed:
 		return nil, err
@@ -126,15 +129,21 @@ func (s *Source) Close(context.Context) error {
 	return nil
 }
 
-// emit hands records to Read, blocking while the queue is full.
+// emit hands records to Read, blocking while the queue is full, by count
+// or by bytes.
 func (s *Source) emit(ctx context.Context, recs []connectorlib.Record) bool {
 	if len(recs) == 0 {
 		return true
+	}
+	n := batchSize(recs)
+	if !s.bytes.acquire(ctx, n) {
+		return false
 	}
 	select {
 	case s.queue <- recs:
 		return true
 	case <-ctx.Done():
+		s.bytes.release(n)
 		return false
 	}
 }
