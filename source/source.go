@@ -35,8 +35,10 @@ type opener func(ctx context.Context, channel string, from connectorlib.Position
 // resync); *salesforce.Client implements it.
 type restClient interface {
 	Query(ctx context.Context, soql string, fn func(map[string]any) error) error
+	QueryCount(ctx context.Context, soql string) (int, error)
 	Retrieve(ctx context.Context, object string, ids, fields []string) ([]map[string]any, error)
 	Describe(ctx context.Context, object string) (*salesforce.SObjectDescribe, error)
+	BulkQuery(ctx context.Context, soql string, opts salesforce.BulkQueryOptions, fn func(header []string, rows [][]string) error) error
 }
 
 // Source is the Salesforce streaming source (connectorlib.Source). Each
