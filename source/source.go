@@ -87,6 +87,11 @@ func (s *Source) Open(ctx context.Context, from connectorlib.Positions) error {
 	s.commits, s.current = map[string]time.Time{}, map[string]connectorlib.Position{}
 	s.failed = make(chan error, len(s.cfg.Channels))
 	for _, ch := range s.cfg.Channels {
+		// A stored position carries the last commit seen, so that a
+		// resync right after a restart starts from it.
+		if _, commit := ParsePosition(from[ch]); !commit.IsZero() {
+			s.noteCommit(ch, commit)
+		}
 		snaps := s.snapshotObjects(ch, from)
 		s.wg.Add(1)
 		go func() {
@@ -167,7 +172,10 @@ func (s *Source) fail(err error) {
 // snapshots are emitted, and the snapshots' done markers travel with the
 // stream's first records, so that they become durable together.
 func (s *Source) runChannel(ctx context.Context, channel string, from connectorlib.Position, snaps []string) {
-	pos := from
+	// pos is the bare replay id the subscription resumes after; records
+	// carry it stamped with commitAt, the last commit timestamp seen
+	// (channelPosition).
+	pos, commitAt := ParsePosition(from)
 	initial := s.cfg.InitialReplay
 	if len(snaps) > 0 && from == nil {
 		initial = ReplayLatest // the snapshot covers everything before the tip
@@ -189,7 +197,7 @@ func (s *Source) runChannel(ctx context.Context, channel string, from connectorl
 			// A resync is due (replay policy resync): its records carry the
 			// position the stream was refused at, so a crash before the
 			// stream stores a newer one repeats the resync, losing nothing.
-			if err = s.resync(ctx, channel, resyncAt); err != nil {
+			if err = s.resync(ctx, channel, channelPosition(resyncAt, commitAt)); err != nil {
 				st.close()
 				err = fmt.Errorf("resync %s: %w", channel, err)
 			} else {
@@ -228,6 +236,7 @@ func (s *Source) runChannel(ctx context.Context, channel string, from connectorl
 			}
 			if len(recs) > 0 {
 				pos = lastOf(recs, channel)
+				commitAt = stampPositions(recs, channel, commitAt)
 				s.setPosition(channel, pos)
 				m.position(pos)
 				if !s.emit(ctx, recs) {
