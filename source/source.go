@@ -250,14 +250,15 @@ func (s *Source) runChannel(ctx context.Context, channel string, from connectorl
 		}
 		switch {
 		case errors.Is(err, errInvalidReplay):
+			// Every occurrence is counted, under its policy.
+			m.invalidReplay.Inc()
 			if s.cfg.OnInvalidReplay == ReplayFail || s.cfg.OnInvalidReplay == "" {
-				// The error is the only report: the runner stops on it and
+				// The error is the only log: the runner stops on it and
 				// the process logs it once (never log and return).
 				s.fail(connectorlib.PermanentCode("INVALID_REPLAY", fmt.Errorf("channel %s: stored replay id %x: %w (%s_SOURCE_ON_INVALID_REPLAY=fail): %w",
 					channel, []byte(pos), errInvalidReplay, connectorlib.EnvPrefix, err)))
 				return
 			}
-			m.invalidReplay.Inc()
 			s.log.Warn("stored replay id is no longer available", "channel", channel, "replay_id", fmt.Sprintf("%x", []byte(pos)),
 				"policy", s.cfg.OnInvalidReplay, "err", err)
 			switch s.cfg.OnInvalidReplay {
