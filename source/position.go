@@ -25,13 +25,18 @@ const positionHeader = 4 + 8
 // that a resync after a restart knows where to start (SOURCE_RESYNC_BUFFER
 // before that commit) instead of re-reading every record.
 func channelPosition(replayID []byte, commit time.Time) connectorlib.Position {
-	p := make(connectorlib.Position, positionHeader+len(replayID))
-	copy(p, positionMagic)
+	return appendPosition(make([]byte, 0, positionHeader+len(replayID)), replayID, commit)
+}
+
+// appendPosition appends channelPosition(replayID, commit) to b.
+func appendPosition(b, replayID []byte, commit time.Time) []byte {
+	b = append(b, positionMagic...)
+	ms := uint64(0)
 	if !commit.IsZero() {
-		binary.BigEndian.PutUint64(p[4:], uint64(commit.UnixMilli()))
+		ms = uint64(commit.UnixMilli())
 	}
-	copy(p[positionHeader:], replayID)
-	return p
+	b = binary.BigEndian.AppendUint64(b, ms)
+	return append(b, replayID...)
 }
 
 // ParsePosition returns the replay id of a stored channel position and the
@@ -51,8 +56,17 @@ func ParsePosition(p connectorlib.Position) (replayID []byte, commit time.Time) 
 // bare replay ids to channelPosition, each carrying the latest commit
 // timestamp at or before its record, starting from commit. Records of one
 // event share one position, so consecutive equal positions share one
-// encoding. It returns the latest commit timestamp.
+// encoding; the encodings of a batch are cut from one buffer (one
+// allocation per batch, not per event). It returns the latest commit
+// timestamp.
 func stampPositions(recs []connectorlib.Record, channel string, commit time.Time) time.Time {
+	size := 0
+	for i := range recs {
+		if recs[i].Stream == channel {
+			size += positionHeader + len(recs[i].Position)
+		}
+	}
+	buf := make([]byte, 0, size)
 	var lastRaw, lastOut connectorlib.Position
 	var lastCommit time.Time
 	for i := range recs {
@@ -68,7 +82,9 @@ func stampPositions(recs []connectorlib.Record, channel string, commit time.Time
 			continue
 		}
 		lastRaw, lastCommit = r.Position, commit
-		r.Position = channelPosition(r.Position, commit)
+		start := len(buf)
+		buf = appendPosition(buf, r.Position, commit)
+		r.Position = buf[start:len(buf):len(buf)]
 		lastOut = r.Position
 	}
 	return commit
