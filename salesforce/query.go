@@ -138,3 +138,14 @@ func (c *Client) Describe(ctx context.Context, object string) (*SObjectDescribe,
 	}
 	return &d, nil
 }
+
+// QueryCount runs a SELECT COUNT() query and returns its totalSize (a
+// COUNT() answer carries no records).
+func (c *Client) QueryCount(ctx context.Context, soql string) (int, error) {
+	var page queryPage
+	path := c.dataPath("/query?q=" + strings.ReplaceAll(url.QueryEscape(soql), "+", "%20"))
+	if err := c.call(ctx, "GET", path, nil, &page); err != nil {
+		return 0, fmt.Errorf("query: %w", err)
+	}
+	return page.TotalSize, nil
+}

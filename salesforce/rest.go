@@ -169,6 +169,11 @@ func (c *Client) callContent(ctx context.Context, method, path, contentType stri
 		}
 		c.noteUsage(resp.Header.Get(limitInfoHeader))
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			if page, ok := out.(*bulkResultPage); ok {
+				// Bulk query results: the next page is named in a header.
+				page.header = resp.Header
+				out = &page.body
+			}
 			err := decodeBody(resp.Body, out)
 			closeBody(resp.Body)
 			return err

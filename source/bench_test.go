@@ -329,7 +329,7 @@ func drainRunner(b *testing.B, c *kafkatest.Cluster, bin string, sim *sfsim.Sim,
 	if err != nil {
 		b.Fatal(err)
 	}
-	if got, err := pubsub.DecodeReplayID(ps[crashChannel]); err != nil || got != benchEvents {
+	if got, err := pubsub.DecodeReplayID(replayIDOf(ps[crashChannel])); err != nil || got != benchEvents {
 		b.Fatalf("stored position %x (%v), want replay id %d", ps[crashChannel], err, benchEvents)
 	}
 	if code := p.terminate(b, 30*time.Second); code != 0 {

@@ -48,6 +48,7 @@ type Config struct {
 	PlatformEventKey string                `envconfig:"SOURCE_PLATFORM_EVENT_KEY_FIELD" desc:"Payload field used as the Kafka key of platform events; default the event UUID."`
 	GapRepair        bool                  `envconfig:"SOURCE_GAP_REPAIR" default:"true" desc:"Repair gap events by reading the records' current state through REST."`
 	QueueMaxBytes    connectorlib.ByteSize `envconfig:"SOURCE_QUEUE_MAX_BYTES" default:"32MiB" desc:"Most bytes of records buffered between the Salesforce subscriptions and Kafka; a full buffer stops asking Salesforce for more (flow control). Bounds memory when events are large (platform events up to 1 MB)."`
+	SnapshotBulk     int                   `envconfig:"SOURCE_SNAPSHOT_BULK_THRESHOLD" default:"10000" desc:"An object with more records than this is snapshotted by a Bulk API 2.0 query job instead of paged REST SOQL (0: never). Below it paged SOQL takes few calls and starts at once; above it each 2,000 records cost a REST call while a Bulk job reads 10,000 per results page."`
 	SnapshotObjects  []string              `envconfig:"SOURCE_SNAPSHOT_OBJECTS" desc:"Objects whose current state is loaded (kind SNAPSHOT) before their channel streams, on the first run only; each needs its /data/<Object>ChangeEvent channel or /data/ChangeEvents in SOURCE_CHANNELS."`
 
 	// Record values: json, or avro registered in a Schema Registry (avro.go).
@@ -91,6 +92,9 @@ func (c Config) Validate() error {
 	case ReplayFail, ReplayEarliest, ReplayLatest, ReplayResync:
 	default:
 		errs = append(errs, fmt.Errorf("%sSOURCE_ON_INVALID_REPLAY: must be fail, earliest, latest or resync, got %q", p, c.OnInvalidReplay))
+	}
+	if c.SnapshotBulk < 0 {
+		errs = append(errs, fmt.Errorf("%sSOURCE_SNAPSHOT_BULK_THRESHOLD: must not be negative (0 disables Bulk), got %d", p, c.SnapshotBulk))
 	}
 	if strings.TrimSpace(c.TopicTemplate) == "" {
 		errs = append(errs, fmt.Errorf("%sSOURCE_TOPIC_TEMPLATE: must not be empty", p))

@@ -54,6 +54,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Connector, error) {
 	if deps.Metrics == nil {
 		deps.Metrics = NewMetrics(nil, deps.Connector)
 	}
+	deps.Metrics.setReplayPolicy(cfg.OnInvalidReplay)
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}

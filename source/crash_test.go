@@ -29,6 +29,7 @@ import (
 	"github.com/sfconnect/sfconnect/connectorlib/offsetstore"
 	"github.com/sfconnect/sfconnect/salesforce/pubsub"
 	"github.com/sfconnect/sfconnect/salesforce/sfsim"
+	"github.com/sfconnect/sfconnect/source"
 )
 
 // The crash test's workload: crashRecords Accounts are created, then
@@ -217,7 +218,7 @@ func runSourceCrash(t *testing.T, c *kafkatest.Cluster, bin string, mode connect
 		if err != nil && ctx.Err() == nil {
 			t.Logf("load positions: %v", err) // the topic may not exist yet
 		}
-		if n, err := pubsub.DecodeReplayID(ps[crashChannel]); err == nil && n == last {
+		if n, err := pubsub.DecodeReplayID(replayIDOf(ps[crashChannel])); err == nil && n == last {
 			break
 		}
 		if ctx.Err() != nil {
@@ -550,4 +551,10 @@ func (l *logBuffer) tail() string {
 		lines = append([]string{fmt.Sprintf("[... %d lines]", len(lines)-40)}, lines[len(lines)-40:]...)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// replayIDOf is the replay id of a stored channel position.
+func replayIDOf(p connectorlib.Position) []byte {
+	id, _ := source.ParsePosition(p)
+	return id
 }

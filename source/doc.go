@@ -9,4 +9,10 @@
 // stream_cometd.go receive events, envelope.go builds envelopes, and
 // records.go turns them into connectorlib.Records (key, topic, headers,
 // fan-out, tombstones, dead letters).
+//
+// A channel's stored position (position.go) is "sfp1", the commit
+// timestamp of the last change at or before it (epoch milliseconds, 8
+// bytes big-endian) and the replay id; positions written by earlier
+// versions, the bare replay id, are still read. The commit timestamp is
+// where a resync after a restart starts (SOURCE_ON_INVALID_REPLAY=resync).
 package source

@@ -395,10 +395,10 @@ func TestSource_Faults_InvalidReplay(t *testing.T) {
 			if code := connectorlib.Code(err); code != "INVALID_REPLAY" {
 				t.Errorf("error code %q, want INVALID_REPLAY", code)
 			}
-			// Under fail the error is the only report: no metric, no log
-			// line besides it (the process logs it once when it exits).
-			if n := f.metric(t, "sfconnect_source_invalid_replay_total", accountChannel); n != 0 {
-				t.Errorf("sfconnect_source_invalid_replay_total = %v under fail, want 0", n)
+			// Under fail the error is the only log line (the process logs
+			// it once when it exits); the occurrence is counted.
+			if n := f.invalidReplays(t, source.ReplayFail); n != 1 {
+				t.Errorf("sfconnect_source_invalid_replay_total{policy=fail} = %v, want 1", n)
 			}
 			if logs := f.log.String(); strings.Contains(logs, "no longer available") {
 				t.Errorf("fail logged as well as returned the error: %s", logs)
@@ -412,6 +412,9 @@ func TestSource_Faults_InvalidReplay(t *testing.T) {
 			f, cfg, before, _, kept := setup(t, source.ReplayEarliest, transport)
 			r := f.start(t, cfg)
 			f.waitMetric(t, "sfconnect_source_invalid_replay_total", accountChannel, 1)
+			if n := f.invalidReplays(t, source.ReplayEarliest); n != 1 {
+				t.Errorf("sfconnect_source_invalid_replay_total under %s = %v, want 1", source.ReplayEarliest, n)
+			}
 			after := createAccounts(t, f.sim, "after", 3)
 			// The lost Accounts were purged: the oldest retained are the kept
 			// ones.
@@ -434,8 +437,8 @@ func TestSource_Faults_InvalidReplay(t *testing.T) {
 		after := createAccounts(t, f.sim, "after", 3)
 		// The kept Accounts were retained but skipped: counted and logged.
 		expectOnce(t, accountEnvelopes(t, f.c, count(before, after)), before, after)
-		if n := f.metric(t, "sfconnect_source_invalid_replay_total", accountChannel); n != 1 {
-			t.Errorf("sfconnect_source_invalid_replay_total = %v, want 1", n)
+		if n := f.invalidReplays(t, source.ReplayLatest); n != 1 {
+			t.Errorf("sfconnect_source_invalid_replay_total{policy=latest} = %v, want 1", n)
 		}
 		if logs := f.log.String(); !strings.Contains(logs, "policy=latest") || !strings.Contains(logs, accountChannel) {
 			t.Errorf("no warning names the channel and the policy: %s", logs)
@@ -451,6 +454,9 @@ func TestSource_Faults_InvalidReplay(t *testing.T) {
 		}
 		r := f.start(t, cfg)
 		f.waitMetric(t, "sfconnect_source_invalid_replay_total", accountChannel, 1)
+		if n := f.invalidReplays(t, source.ReplayResync); n != 1 {
+			t.Errorf("sfconnect_source_invalid_replay_total under %s = %v, want 1", source.ReplayResync, n)
+		}
 		f.waitMetric(t, "sfconnect_source_replay_position", accountChannel, float64(f.sim.LatestReplayID()))
 		after := createAccounts(t, f.sim, "after", 3)
 		// Every Account changed while the source was away is re-read
@@ -476,6 +482,40 @@ func TestSource_Faults_InvalidReplay(t *testing.T) {
 		}
 		alive(t, r)
 	})
+}
+
+// invalidReplays returns sfconnect_source_invalid_replay_total of the
+// Account channel under policy, failing the test if the channel has a
+// series under another policy.
+func (f *faultEnv) invalidReplays(t *testing.T, policy string) float64 {
+	t.Helper()
+	mfs, err := f.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := -1.0
+	for _, mf := range mfs {
+		if mf.GetName() != "sfconnect_source_invalid_replay_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["channel"] != accountChannel {
+				continue
+			}
+			if labels["policy"] != policy {
+				t.Fatalf("invalid replay series with policy %q, want %q", labels["policy"], policy)
+			}
+			n = m.GetCounter().GetValue()
+		}
+	}
+	if n < 0 {
+		t.Fatalf("no sfconnect_source_invalid_replay_total series for %s", accountChannel)
+	}
+	return n
 }
 
 // accountID returns the id of the Account named name.

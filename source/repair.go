@@ -167,9 +167,11 @@ func entityOf(channel string) (string, bool) {
 
 // resync re-reads the records of a channel's object changed since the last
 // commit seen (minus SOURCE_RESYNC_BUFFER) and emits them as RESYNC
-// records at pos. Stored positions carry no commit time, so when no commit
-// was seen in this session (a resync right after a restart) every record
-// of the object is re-read.
+// records at pos. Stored positions carry the last commit timestamp
+// (channelPosition), so a resync right after a restart starts from it too;
+// only a position stored in the old format (a bare replay id) or one
+// written before any commit was seen makes every record of the object be
+// re-read.
 func (s *Source) resync(ctx context.Context, channel string, pos connectorlib.Position) error {
 	entity, ok := entityOf(channel)
 	if !ok {

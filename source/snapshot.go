@@ -50,8 +50,9 @@ func (s *Source) snapshot(ctx context.Context, channel, object string) error {
 	if err != nil {
 		return err
 	}
-	total := 0
-	if err := s.rest.Query(ctx, "SELECT COUNT() FROM "+d.Name, func(map[string]any) error { total++; return nil }); err != nil {
+	// COUNT() answers carry totalSize and no records.
+	total, err := s.rest.QueryCount(ctx, "SELECT COUNT() FROM "+d.Name)
+	if err != nil {
 		return err
 	}
 	m := s.metrics.snapshot(object)
@@ -60,50 +61,68 @@ func (s *Source) snapshot(ctx context.Context, channel, object string) error {
 	layout := layoutOf(d)
 	stream := snapshotStream(object)
 	start, lastLog := s.now(), s.now()
-	done, last := 0, ""
-	for {
-		q := "SELECT " + fields + " FROM " + d.Name
-		if last != "" {
-			q += " WHERE Id > '" + last + "'"
-		}
-		q += fmt.Sprintf(" ORDER BY Id LIMIT %d", snapshotPageSize)
+	done := 0
+	via := "soql"
+	bulk := s.cfg.SnapshotBulk > 0 && total > s.cfg.SnapshotBulk
+	if bulk {
+		via = "bulk"
+	}
+	// page emits one page of records as SNAPSHOT envelopes and reports
+	// progress; the snapshot stream's position stays "in progress" until
+	// the hand-off marks it done.
+	page := func(recs []map[string]any, final bool) error {
 		now := s.now()
-		var envs []Envelope
-		err := s.rest.Query(ctx, q, func(rec map[string]any) error {
+		envs := make([]Envelope, 0, len(recs))
+		for _, rec := range recs {
 			id, _ := rec["Id"].(string)
 			envs = append(envs, Envelope{
 				EnvelopeVersion: EnvelopeVersion, Kind: KindSnapshot, Entity: d.Name, RecordID: &id, ChangeType: "SNAPSHOT",
 				Fields: layout.fields(rec), ChangedFields: []string{}, NulledFields: []string{}, DiffFields: []string{},
 				Channel: channel, DedupeKey: dedupeKey(channel, nil, id) + "|snapshot|" + start.UTC().Format(time.RFC3339Nano), ReceivedAt: now,
 			})
-			last = id
+		}
+		if len(envs) > 0 {
+			out, err := s.maker.records(stream, connectorlib.Position("in_progress"), envs)
+			if err != nil {
+				return err
+			}
+			if !s.emit(ctx, out) {
+				return ctx.Err()
+			}
+		}
+		done += len(envs)
+		m.done.Set(float64(done))
+		if t := s.now(); t.Sub(lastLog) >= 10*time.Second || final {
+			rate := float64(done) / max(t.Sub(start).Seconds(), 0.001)
+			s.log.Info("snapshot progress", "object", d.Name, "done", done, "total", total, "records_per_second", int(rate), "via", via)
+			lastLog = t
+		}
+		return nil
+	}
+	if bulk {
+		return s.snapshotBulk(ctx, d, "SELECT "+fields+" FROM "+d.Name+" ORDER BY Id", page)
+	}
+	last := ""
+	for {
+		q := "SELECT " + fields + " FROM " + d.Name
+		if last != "" {
+			q += " WHERE Id > '" + last + "'"
+		}
+		q += fmt.Sprintf(" ORDER BY Id LIMIT %d", snapshotPageSize)
+		var recs []map[string]any
+		err := s.rest.Query(ctx, q, func(rec map[string]any) error {
+			recs = append(recs, rec)
+			last, _ = rec["Id"].(string)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		if len(envs) == 0 {
-			break
-		}
-		// The snapshot stream's position stays "in progress" until the
-		// hand-off marks it done.
-		recs, err := s.maker.records(stream, connectorlib.Position("in_progress"), envs)
-		if err != nil {
+		if err := page(recs, len(recs) < snapshotPageSize); err != nil {
 			return err
 		}
-		if !s.emit(ctx, recs) {
-			return ctx.Err()
-		}
-		done += len(envs)
-		m.done.Set(float64(done))
-		if t := s.now(); t.Sub(lastLog) >= 10*time.Second || len(envs) < snapshotPageSize {
-			rate := float64(done) / max(t.Sub(start).Seconds(), 0.001)
-			s.log.Info("snapshot progress", "object", d.Name, "done", done, "total", total, "records_per_second", int(rate))
-			lastLog = t
-		}
-		if len(envs) < snapshotPageSize {
-			break
+		if len(recs) < snapshotPageSize {
+			return nil
 		}
 	}
-	return nil
 }

@@ -35,8 +35,10 @@ type opener func(ctx context.Context, channel string, from connectorlib.Position
 // resync); *salesforce.Client implements it.
 type restClient interface {
 	Query(ctx context.Context, soql string, fn func(map[string]any) error) error
+	QueryCount(ctx context.Context, soql string) (int, error)
 	Retrieve(ctx context.Context, object string, ids, fields []string) ([]map[string]any, error)
 	Describe(ctx context.Context, object string) (*salesforce.SObjectDescribe, error)
+	BulkQuery(ctx context.Context, soql string, opts salesforce.BulkQueryOptions, fn func(header []string, rows [][]string) error) error
 }
 
 // Source is the Salesforce streaming source (connectorlib.Source). Each
@@ -85,6 +87,11 @@ func (s *Source) Open(ctx context.Context, from connectorlib.Positions) error {
 	s.commits, s.current = map[string]time.Time{}, map[string]connectorlib.Position{}
 	s.failed = make(chan error, len(s.cfg.Channels))
 	for _, ch := range s.cfg.Channels {
+		// A stored position carries the last commit seen, so that a
+		// resync right after a restart starts from it.
+		if _, commit := ParsePosition(from[ch]); !commit.IsZero() {
+			s.noteCommit(ch, commit)
+		}
 		snaps := s.snapshotObjects(ch, from)
 		s.wg.Add(1)
 		go func() {
@@ -165,7 +172,10 @@ func (s *Source) fail(err error) {
 // snapshots are emitted, and the snapshots' done markers travel with the
 // stream's first records, so that they become durable together.
 func (s *Source) runChannel(ctx context.Context, channel string, from connectorlib.Position, snaps []string) {
-	pos := from
+	// pos is the bare replay id the subscription resumes after; records
+	// carry it stamped with commitAt, the last commit timestamp seen
+	// (channelPosition).
+	pos, commitAt := ParsePosition(from)
 	initial := s.cfg.InitialReplay
 	if len(snaps) > 0 && from == nil {
 		initial = ReplayLatest // the snapshot covers everything before the tip
@@ -187,7 +197,7 @@ func (s *Source) runChannel(ctx context.Context, channel string, from connectorl
 			// A resync is due (replay policy resync): its records carry the
 			// position the stream was refused at, so a crash before the
 			// stream stores a newer one repeats the resync, losing nothing.
-			if err = s.resync(ctx, channel, resyncAt); err != nil {
+			if err = s.resync(ctx, channel, channelPosition(resyncAt, commitAt)); err != nil {
 				st.close()
 				err = fmt.Errorf("resync %s: %w", channel, err)
 			} else {
@@ -226,6 +236,7 @@ func (s *Source) runChannel(ctx context.Context, channel string, from connectorl
 			}
 			if len(recs) > 0 {
 				pos = lastOf(recs, channel)
+				commitAt = stampPositions(recs, channel, commitAt)
 				s.setPosition(channel, pos)
 				m.position(pos)
 				if !s.emit(ctx, recs) {
@@ -239,14 +250,15 @@ func (s *Source) runChannel(ctx context.Context, channel string, from connectorl
 		}
 		switch {
 		case errors.Is(err, errInvalidReplay):
+			// Every occurrence is counted, under its policy.
+			m.invalidReplay.Inc()
 			if s.cfg.OnInvalidReplay == ReplayFail || s.cfg.OnInvalidReplay == "" {
-				// The error is the only report: the runner stops on it and
+				// The error is the only log: the runner stops on it and
 				// the process logs it once (never log and return).
 				s.fail(connectorlib.PermanentCode("INVALID_REPLAY", fmt.Errorf("channel %s: stored replay id %x: %w (%s_SOURCE_ON_INVALID_REPLAY=fail): %w",
 					channel, []byte(pos), errInvalidReplay, connectorlib.EnvPrefix, err)))
 				return
 			}
-			m.invalidReplay.Inc()
 			s.log.Warn("stored replay id is no longer available", "channel", channel, "replay_id", fmt.Sprintf("%x", []byte(pos)),
 				"policy", s.cfg.OnInvalidReplay, "err", err)
 			switch s.cfg.OnInvalidReplay {

@@ -50,6 +50,7 @@ type Handler struct {
 	mux     *http.ServeMux
 	cursors *cursorStore
 	jobs    *jobStore
+	qjobs   *queryJobStore
 
 	ctx    context.Context // cancelled by Close; bounds background work
 	cancel context.CancelFunc
@@ -69,7 +70,7 @@ func New(cfg Config) *Handler {
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Handler{
 		cfg: cfg, org: cfg.Org, now: now,
-		cursors: newCursorStore(), jobs: newJobStore(),
+		cursors: newCursorStore(), jobs: newJobStore(), qjobs: newQueryJobStore(),
 		ctx: ctx, cancel: cancel,
 	}
 	h.mux = h.routes()
@@ -123,6 +124,9 @@ func (h *Handler) routes() *http.ServeMux {
 	handle("/jobs/ingest/{id}/successfulResults", h.serveJobResults)
 	handle("/jobs/ingest/{id}/failedResults", h.serveJobResults)
 	handle("/jobs/ingest/{id}/unprocessedrecords", h.serveJobResults)
+	handle("/jobs/query", h.serveQueryJobs)
+	handle("/jobs/query/{id}", h.serveQueryJob)
+	handle("/jobs/query/{id}/results", h.serveQueryResults)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeNotFound(w) })
 	return mux
 }
