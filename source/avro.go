@@ -5,15 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
-	"time"
 
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/sfconnect/sfconnect/connectorlib"
+	"github.com/sfconnect/sfconnect/connectorlib/schemaregistry"
 	"github.com/sfconnect/sfconnect/schemas"
 )
 
@@ -33,7 +31,7 @@ const SubjectSuffix = "-value"
 // registryTimeout bounds one Schema Registry call made by Encode, which has
 // no context of its own: long enough for a registry under load, short
 // enough that a stopping runner is not held up for long.
-const registryTimeout = 10 * time.Second
+const registryTimeout = schemaregistry.RequestTimeout
 
 // Machine-readable codes of the encoder's permanent errors
 // (connectorlib.Code).
@@ -103,23 +101,7 @@ func NewValueEncoder(cfg Config) (ValueEncoder, error) {
 // SOURCE_SCHEMA_REGISTRY_URL (several comma-separated URLs are tried in
 // order), with HTTP basic auth when a username is set.
 func NewSchemaRegistryClient(cfg Config) (*sr.Client, error) {
-	urls := registryURLs(cfg.SchemaRegistryURL)
-	if len(urls) == 0 {
-		return nil, errors.New("new Schema Registry client: no URL")
-	}
-	opts := []sr.ClientOpt{
-		sr.URLs(urls...),
-		sr.HTTPClient(&http.Client{Timeout: registryTimeout}),
-		sr.UserAgent("sfconnect"),
-	}
-	if cfg.SchemaRegistryUsername != "" {
-		opts = append(opts, sr.BasicAuth(cfg.SchemaRegistryUsername, cfg.SchemaRegistryPassword))
-	}
-	cl, err := sr.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("new Schema Registry client: %w", err)
-	}
-	return cl, nil
+	return schemaregistry.NewClient(cfg.registry())
 }
 
 // Encode implements ValueEncoder.
@@ -202,15 +184,9 @@ func (e *AvroEncoder) registerError(ctx context.Context, subject string, err err
 // envelopeSchemaName is the full name of schemas.ChangeEnvelope.
 const envelopeSchemaName = "io.sfconnect.v1.ChangeEnvelope"
 
-// registryURLs splits a comma-separated URL list.
-func registryURLs(s string) []string {
-	var out []string
-	for u := range strings.SplitSeq(s, ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			out = append(out, u)
-		}
-	}
-	return out
+// registry returns the Schema Registry settings.
+func (c Config) registry() schemaregistry.Settings {
+	return schemaregistry.Settings{URLs: c.SchemaRegistryURL, Username: c.SchemaRegistryUsername, Password: c.SchemaRegistryPassword}
 }
 
 // validateValueFormat checks SOURCE_VALUE_FORMAT and the Schema Registry
@@ -224,25 +200,9 @@ func (c Config) validateValueFormat(p string) []error {
 	default:
 		return []error{fmt.Errorf("%sSOURCE_VALUE_FORMAT: must be json or avro, got %q", p, c.ValueFormat)}
 	}
-	urls := registryURLs(c.SchemaRegistryURL)
-	if len(urls) == 0 {
+	if len(c.registry().URLList()) == 0 {
 		errs = append(errs, fmt.Errorf("%sSOURCE_SCHEMA_REGISTRY_URL: required when %sSOURCE_VALUE_FORMAT=avro", p, p))
 	}
-	for _, raw := range urls {
-		// The URL appears in request errors; credentials must not, so they
-		// are refused here and never echoed.
-		u, err := url.Parse(raw)
-		switch {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("%sSOURCE_SCHEMA_REGISTRY_URL: not a URL", p))
-		case u.User != nil:
-			errs = append(errs, fmt.Errorf("%sSOURCE_SCHEMA_REGISTRY_URL: must not carry credentials; set %sSOURCE_SCHEMA_REGISTRY_USERNAME and %sSOURCE_SCHEMA_REGISTRY_PASSWORD", p, p, p))
-		case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-			errs = append(errs, fmt.Errorf("%sSOURCE_SCHEMA_REGISTRY_URL: %q is not an http(s) URL", p, raw))
-		}
-	}
-	if (c.SchemaRegistryUsername == "") != (c.SchemaRegistryPassword == "") {
-		errs = append(errs, fmt.Errorf("%sSOURCE_SCHEMA_REGISTRY_PASSWORD: set together with %sSOURCE_SCHEMA_REGISTRY_USERNAME (basic auth), or neither", p, p))
-	}
+	errs = append(errs, c.registry().Validate(p+"SOURCE_SCHEMA_REGISTRY")...)
 	return errs
 }

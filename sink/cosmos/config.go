@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sfconnect/sfconnect/connectorlib"
+	"github.com/sfconnect/sfconnect/connectorlib/schemaregistry"
 )
 
 // Write strategies, named after the Azure Cosmos DB Kafka connector's.
@@ -135,7 +136,13 @@ func (c Config) Validate() error {
 	if c.InsecureSkipVerify && c.CAFile != "" {
 		errs = append(errs, fmt.Errorf("%sCOSMOS_INSECURE_SKIP_TLS_VERIFY: set either it or %sCOSMOS_CA_FILE, not both", p, p))
 	}
+	errs = append(errs, c.registry().Validate(p+"COSMOS_SCHEMA_REGISTRY")...)
 	return errors.Join(errs...)
+}
+
+// registry returns the Schema Registry settings (no URL: JSON values only).
+func (c Config) registry() schemaregistry.Settings {
+	return schemaregistry.Settings{URLs: c.SchemaRegistryURL, Username: c.SchemaRegistryUsername, Password: c.SchemaRegistryPassword}
 }
 
 // pkProperty returns the top-level property a partition key path names.

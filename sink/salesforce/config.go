@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sfconnect/sfconnect/connectorlib"
+	"github.com/sfconnect/sfconnect/connectorlib/schemaregistry"
 )
 
 // Write modes (SINK_SALESFORCE_MODE).
@@ -149,7 +150,13 @@ func (c Config) Validate() error {
 	default:
 		bad("SINK_SALESFORCE_VALUE_FORMAT", "must be json or avro, got %q", c.ValueFormat)
 	}
+	errs = append(errs, c.registry().Validate(connectorlib.EnvPrefix+"_SINK_SALESFORCE_SCHEMA_REGISTRY")...)
 	return errors.Join(errs...)
+}
+
+// registry returns the Schema Registry settings.
+func (c Config) registry() schemaregistry.Settings {
+	return schemaregistry.Settings{URLs: c.SchemaRegistryURL, Username: c.SchemaRegistryUsername, Password: c.SchemaRegistryPassword}
 }
 
 func validPolicy(p string) bool {
