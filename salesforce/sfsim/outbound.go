@@ -60,11 +60,7 @@ type Outbound struct {
 	wake     chan struct{}
 	done     chan struct{}
 
-	mu         sync.Mutex
-	queue      []*notification
-	stats      SenderStats
-	deliveries []Delivery
-	idle       *sync.Cond
+	senderQueue[*notification]
 }
 
 type notification struct {
@@ -116,38 +112,6 @@ func (o *Outbound) Close() {
 	<-o.done
 }
 
-// Stats returns the sender's counters.
-func (o *Outbound) Stats() SenderStats {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	st := o.stats
-	st.Pending = len(o.queue)
-	return st
-}
-
-// Deliveries returns every delivery attempt so far, in order.
-func (o *Outbound) Deliveries() []Delivery {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return slices.Clone(o.deliveries)
-}
-
-// WaitIdle blocks until no notification is pending or ctx is done.
-func (o *Outbound) WaitIdle(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() {
-		o.mu.Lock()
-		o.idle.Broadcast()
-		o.mu.Unlock()
-	})
-	defer stop()
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for len(o.queue) > 0 && ctx.Err() == nil {
-		o.idle.Wait()
-	}
-	return ctx.Err()
-}
-
 // onCommit queues notifications; it runs under the org's lock, so it only
 // touches the sender's own state.
 func (o *Outbound) onCommit(c *org.Commit) {
@@ -167,7 +131,7 @@ func (o *Outbound) onCommit(c *org.Commit) {
 			continue
 		}
 		for _, id := range ch.RecordIDs {
-			o.queue = append(o.queue, &notification{id: o.ids.next(), recordID: id, queued: now, next: now})
+			o.pending = append(o.pending, &notification{id: o.ids.next(), recordID: id, queued: now, next: now})
 			o.stats.Queued++
 		}
 	}
@@ -205,8 +169,8 @@ func (o *Outbound) due(now time.Time) ([]*notification, time.Duration) {
 	defer o.mu.Unlock()
 	wait := time.Hour
 	var batch []*notification
-	kept := o.queue[:0]
-	for _, n := range o.queue {
+	kept := o.pending[:0]
+	for _, n := range o.pending {
 		switch {
 		case now.Sub(n.queued) >= o.def.Retry.GiveUpAfter:
 			o.stats.Dropped++
@@ -220,9 +184,9 @@ func (o *Outbound) due(now time.Time) ([]*notification, time.Duration) {
 		}
 		kept = append(kept, n)
 	}
-	clear(o.queue[len(kept):])
-	o.queue = kept
-	if len(o.queue) == 0 {
+	clear(o.pending[len(kept):])
+	o.pending = kept
+	if len(o.pending) == 0 {
 		o.idle.Broadcast()
 	}
 	return batch, wait
@@ -267,8 +231,8 @@ func (o *Outbound) deliver(batch []*notification) {
 	if err == nil {
 		d.OK = true
 		o.stats.Delivered += len(batch)
-		o.queue = slices.DeleteFunc(o.queue, func(n *notification) bool { return slices.Contains(batch, n) })
-		if len(o.queue) == 0 {
+		o.pending = slices.DeleteFunc(o.pending, func(n *notification) bool { return slices.Contains(batch, n) })
+		if len(o.pending) == 0 {
 			o.idle.Broadcast()
 		}
 	} else {

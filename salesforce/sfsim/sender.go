@@ -1,7 +1,9 @@
 package sfsim
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -83,6 +85,49 @@ type SenderStats struct {
 	Pending int
 	// Attempts and Failures count delivery attempts and failed ones.
 	Attempts, Failures int
+}
+
+// senderQueue is what the Outbound Message sender and the webhook emitter
+// both keep: the items waiting for delivery, the counters, every delivery
+// attempt, and the condition WaitIdle waits on. Its methods are theirs.
+type senderQueue[T any] struct {
+	mu         sync.Mutex
+	pending    []T
+	stats      SenderStats
+	deliveries []Delivery
+	idle       *sync.Cond
+}
+
+// Stats returns the sender's counters.
+func (q *senderQueue[T]) Stats() SenderStats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	st := q.stats
+	st.Pending = len(q.pending)
+	return st
+}
+
+// Deliveries returns every delivery attempt so far, in order.
+func (q *senderQueue[T]) Deliveries() []Delivery {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.deliveries)
+}
+
+// WaitIdle blocks until nothing is pending or ctx is done.
+func (q *senderQueue[T]) WaitIdle(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		q.mu.Lock()
+		q.idle.Broadcast()
+		q.mu.Unlock()
+	})
+	defer stop()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.pending) > 0 && ctx.Err() == nil {
+		q.idle.Wait()
+	}
+	return ctx.Err()
 }
 
 // senders stops the Sim's senders on Close.

@@ -63,11 +63,7 @@ type WebhookEmitter struct {
 	wake   chan struct{}
 	done   chan struct{}
 
-	mu         sync.Mutex
-	jobs       []*calloutJob
-	stats      SenderStats
-	deliveries []Delivery
-	idle       *sync.Cond
+	senderQueue[*calloutJob]
 }
 
 type calloutJob struct {
@@ -127,40 +123,6 @@ func (w *WebhookEmitter) Close() {
 	<-w.done
 }
 
-// Stats returns the emitter's counters; Queued, Delivered and Dropped
-// count callout jobs.
-func (w *WebhookEmitter) Stats() SenderStats {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	st := w.stats
-	st.Pending = len(w.jobs)
-	return st
-}
-
-// Deliveries returns every callout attempt so far, in order; IDs are the
-// event ids of the job.
-func (w *WebhookEmitter) Deliveries() []Delivery {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Clone(w.deliveries)
-}
-
-// WaitIdle blocks until no job is pending or ctx is done.
-func (w *WebhookEmitter) WaitIdle(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() {
-		w.mu.Lock()
-		w.idle.Broadcast()
-		w.mu.Unlock()
-	})
-	defer stop()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for len(w.jobs) > 0 && ctx.Err() == nil {
-		w.idle.Wait()
-	}
-	return ctx.Err()
-}
-
 // webhookEvent is one element of a callout body.
 type webhookEvent struct {
 	ID         string         `json:"id"`
@@ -204,7 +166,7 @@ func (w *WebhookEmitter) onCommit(c *org.Commit) {
 		job.eventIDs = append(job.eventIDs, ev.ID)
 	}
 	w.mu.Lock()
-	w.jobs = append(w.jobs, job)
+	w.pending = append(w.pending, job)
 	w.stats.Queued++
 	w.mu.Unlock()
 	select {
@@ -238,7 +200,7 @@ func (w *WebhookEmitter) due(now time.Time) (*calloutJob, time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	wait := time.Hour
-	for _, j := range w.jobs {
+	for _, j := range w.pending {
 		if !j.next.After(now) {
 			return j, 0
 		}
@@ -298,8 +260,8 @@ func (w *WebhookEmitter) send(job *calloutJob) {
 		}
 	}
 	if remove {
-		w.jobs = slices.DeleteFunc(w.jobs, func(j *calloutJob) bool { return j == job })
-		if len(w.jobs) == 0 {
+		w.pending = slices.DeleteFunc(w.pending, func(j *calloutJob) bool { return j == job })
+		if len(w.pending) == 0 {
 			w.idle.Broadcast()
 		}
 	}
