@@ -254,24 +254,38 @@ func (h *Handler) lookupJob(w http.ResponseWriter, r *http.Request) *job {
 	return j
 }
 
-// serveJob answers /jobs/ingest/{id}: GET information, PATCH state
-// (UploadComplete starts processing; Aborted stops it), DELETE.
-func (h *Handler) serveJob(w http.ResponseWriter, r *http.Request, c *call) {
-	if c.major < minBulkAPI {
+// jobPatch is the body of a PATCH to a Bulk 2.0 job.
+type jobPatch struct {
+	State string `json:"state"`
+}
+
+// readJobRequest checks what the ingest and query job resources share: the API
+// version (below min the resource does not exist), the method, and a
+// PATCH's body. It answers the request and returns false when it fails.
+func readJobRequest(w http.ResponseWriter, r *http.Request, c *call, min int) (jobPatch, bool) {
+	var patch jobPatch
+	if c.major < min {
 		writeNotFound(w)
-		return
-	}
-	var patch struct {
-		State string `json:"state"`
+		return patch, false
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodDelete:
 	case http.MethodPatch:
 		if !decodeInto(w, r, &patch) {
-			return
+			return patch, false
 		}
 	default:
 		writeMethodNotAllowed(w, r, "HEAD", "GET", "PATCH", "DELETE")
+		return patch, false
+	}
+	return patch, true
+}
+
+// serveJob answers /jobs/ingest/{id}: GET information, PATCH state
+// (UploadComplete starts processing; Aborted stops it), DELETE.
+func (h *Handler) serveJob(w http.ResponseWriter, r *http.Request, c *call) {
+	patch, ok := readJobRequest(w, r, c, minBulkAPI)
+	if !ok {
 		return
 	}
 	s := h.jobs

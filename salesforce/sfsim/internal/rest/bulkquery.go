@@ -217,21 +217,8 @@ func (h *Handler) lookupQueryJob(w http.ResponseWriter, r *http.Request) *queryJ
 // serveQueryJob answers /jobs/query/{id}: GET information (the job
 // completes on its first poll), PATCH {"state":"Aborted"}, DELETE.
 func (h *Handler) serveQueryJob(w http.ResponseWriter, r *http.Request, c *call) {
-	if c.major < minBulkQueryAPI {
-		writeNotFound(w)
-		return
-	}
-	var patch struct {
-		State string `json:"state"`
-	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodDelete:
-	case http.MethodPatch:
-		if !decodeInto(w, r, &patch) {
-			return
-		}
-	default:
-		writeMethodNotAllowed(w, r, "HEAD", "GET", "PATCH", "DELETE")
+	patch, ok := readJobRequest(w, r, c, minBulkQueryAPI)
+	if !ok {
 		return
 	}
 	s := h.qjobs
