@@ -67,6 +67,13 @@ func (g *byteGate) inUse() int {
 	return g.used
 }
 
+// queuedBatch is a batch in the queue with the bytes it holds against the
+// gate, counted once when it is queued.
+type queuedBatch struct {
+	recs []connectorlib.Record
+	size int
+}
+
 // batchSize is the bytes a batch of records holds against the gate.
 func batchSize(recs []connectorlib.Record) int {
 	n := 0

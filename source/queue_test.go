@@ -54,7 +54,7 @@ func TestByteGate_OversizeBatchPassesAlone(t *testing.T) {
 func TestSource_Emit_BoundedByBytes(t *testing.T) {
 	t.Parallel()
 	s := &Source{cfg: Config{QueueMaxBytes: 64 << 10}}
-	s.queue = make(chan []connectorlib.Record, queueDepth)
+	s.queue = make(chan queuedBatch, queueDepth)
 	s.bytes = newByteGate(int(s.cfg.QueueMaxBytes))
 	s.closed = make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())

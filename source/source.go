@@ -54,7 +54,7 @@ type Source struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	queue  chan []connectorlib.Record
+	queue  chan queuedBatch
 	bytes  *byteGate // bounds the bytes in queue (SOURCE_QUEUE_MAX_BYTES)
 	failed chan error
 
@@ -81,7 +81,7 @@ const queueDepth = 64
 func (s *Source) Open(ctx context.Context, from connectorlib.Positions) error {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
-	s.queue = make(chan []connectorlib.Record, queueDepth)
+	s.queue = make(chan queuedBatch, queueDepth)
 	s.bytes = newByteGate(int(s.cfg.QueueMaxBytes))
 	s.closed = make(chan struct{})
 	s.commits, s.current = map[string]time.Time{}, map[string]connectorlib.Position{}
@@ -105,9 +105,9 @@ func (s *Source) Open(ctx context.Context, from connectorlib.Positions) error {
 // Read implements connectorlib.Source.
 func (s *Source) Read(ctx context.Context) ([]connectorlib.Record, error) {
 	select {
-	case recs := <-s.queue:
-		s.bytes.release(batchSize(recs))
-		return recs, nil
+	case b := <-s.queue:
+		s.bytes.release(b.size)
+		return b.recs, nil
 	case err := <-s.failed:
 		return nil, err
 	case <-s.closed:
@@ -147,7 +147,7 @@ func (s *Source) emit(ctx context.Context, recs []connectorlib.Record) bool {
 		return false
 	}
 	select {
-	case s.queue <- recs:
+	case s.queue <- queuedBatch{recs: recs, size: n}:
 		return true
 	case <-ctx.Done():
 		s.bytes.release(n)
